@@ -1,0 +1,42 @@
+#include "hessq/model/linear.hpp"
+
+#include <cblas.h>
+
+#include "hessq/core/error.hpp"
+
+namespace hessq::model {
+
+const char* proj_name(Proj p) {
+  switch (p) {
+    case Proj::Q: return "q_proj";
+    case Proj::K: return "k_proj";
+    case Proj::V: return "v_proj";
+    case Proj::O: return "o_proj";
+    case Proj::Gate: return "gate_proj";
+    case Proj::Up: return "up_proj";
+    case Proj::Down: return "down_proj";
+  }
+  return "?";
+}
+
+DenseLinear::DenseLinear(Tensor W, std::optional<Tensor> bias) : W_(std::move(W)), bias_(std::move(bias)) {
+  HESSQ_CHECK(W_.shape.size() == 2, "linear weight must be 2-D, got {}", shape_str(W_.shape));
+  HESSQ_CHECK(!bias_ || bias_->numel() == W_.shape[0], "linear bias has {} values, expected {}",
+              bias_ ? bias_->numel() : 0, W_.shape[0]);
+}
+
+void DenseLinear::forward(const float* x, int n_tokens, float* y) const {
+  const int m = out_features(), n = in_features();
+  if (n_tokens == 1) {  // decode: a matrix-vector product, memory-bound on W
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, W_.ptr(), n, x, 1, 0.0f, y, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, m, n, 1.0f, x, n, W_.ptr(), n, 0.0f, y, m);
+  }
+  if (bias_) {
+    const float* b = bias_->ptr();
+    for (int t = 0; t < n_tokens; ++t)
+      for (int i = 0; i < m; ++i) y[static_cast<size_t>(t) * m + i] += b[i];
+  }
+}
+
+}  // namespace hessq::model

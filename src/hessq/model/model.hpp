@@ -1,0 +1,52 @@
+// Model: a Llama-family decoder's weights, organised by role, built from HuggingFace-named tensors.
+// checkpoint_layout() is the one table mapping HF names to roles and shapes; build_model() checks a
+// TensorMap against it (missing, extra, shape, non-finite) so every loader shares the same validation.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hessq/core/tensor.hpp"
+#include "hessq/model/config.hpp"
+#include "hessq/model/linear.hpp"
+
+namespace hessq::model {
+
+struct LayerWeights {
+  Tensor attn_norm;  // [dim]
+  Tensor ffn_norm;   // [dim]
+  Tensor q_norm;     // [head_dim], Qwen3 only
+  Tensor k_norm;     // [head_dim], Qwen3 only
+  std::shared_ptr<Linear> q, k, v, o, gate, up, down;
+
+  std::shared_ptr<Linear>& linear(Proj p);
+  const Linear& linear(Proj p) const;
+};
+
+struct Model {
+  ModelConfig cfg;
+  Tensor tok_emb;  // [vocab, dim]
+  std::vector<LayerWeights> layers;
+  Tensor final_norm;                // [dim]
+  std::shared_ptr<Linear> lm_head;  // [vocab, dim]; shares tok_emb when tied
+  std::string source;               // where it was loaded from, for messages
+};
+
+struct TensorSpec {
+  std::string name;
+  Shape shape;
+};
+
+// Every tensor a checkpoint of this config must hold, HF names, in layer order.
+std::vector<TensorSpec> checkpoint_layout(const ModelConfig& cfg);
+std::string layer_tensor_name(int layer, const std::string& suffix);  // "model.layers.3." + suffix
+
+// Validates `tensors` against checkpoint_layout(cfg) and builds the model. Throws hessq::Error naming
+// `source` and the offending tensor: missing, unexpected, wrong shape, NaN/Inf.
+Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source);
+
+// The dense weights of `model` under their HF names (inverse of build_model). Throws if a linear is
+// not dense.
+TensorMap model_tensors(const Model& model);
+
+}  // namespace hessq::model
