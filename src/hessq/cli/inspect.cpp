@@ -1,0 +1,65 @@
+// hessq inspect: print a checkpoint's config and tensors (model files, safetensors, GGUF).
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "hessq/cli/common.hpp"
+#include "hessq/io/checkpoint.hpp"
+#include "hessq/io/gguf.hpp"
+#include "hessq/io/safetensors.hpp"
+
+namespace hessq::cli {
+
+struct InspectArgs {
+  std::string path;
+  bool tensors = false;
+};
+
+static void print_model(const std::string& path, bool list_tensors) {
+  io::Checkpoint ck = io::read_checkpoint(path);
+  model::build_model(ck.cfg, ck.tensors, path);
+  const model::ModelConfig& c = ck.cfg;
+  fmt::print("model         {}\n", path);
+  fmt::print("architecture  {} ({})\n", model::arch_name(c.arch), model::hf_architecture(c.arch));
+  fmt::print("dim {}  hidden {}  layers {}  heads {}  kv_heads {}  head_dim {}\n", c.dim, c.hidden_dim, c.n_layers,
+             c.n_heads, c.n_kv_heads, c.head_dim);
+  fmt::print("vocab {}  context {}  rope_theta {}{}  rope {}  norm_eps {}\n", c.vocab_size, c.max_seq_len,
+             c.rope_theta, c.rope_scaling ? " (llama3 scaling)" : "",
+             c.rope_style == model::RopeStyle::Half ? "halves (HF)" : "interleaved (llama2.c)", c.norm_eps);
+  fmt::print("tied embeddings {}  qkv bias {}  qk norm {}\n", c.tie_embeddings, c.qkv_bias, c.qk_norm);
+  int64_t params = 0;
+  for (const auto& [name, t] : ck.tensors) params += t.numel();
+  fmt::print("parameters    {} ({:.2f} M), {} tensors\n", params, params / 1e6, ck.tensors.size());
+  if (!list_tensors) return;
+  for (const auto& [name, t] : ck.tensors) fmt::print("  {:<56} {}\n", name, shape_str(t.shape));
+}
+
+static void print_safetensors(const std::string& path) {
+  auto f = io::SafetensorsFile::open(path);
+  for (const auto& [k, v] : f->metadata()) fmt::print("metadata {} = {}\n", k, v);
+  for (const auto& t : f->tensors())
+    fmt::print("  {:<56} {:<5} {}\n", t.name, io::dtype_name(t.dtype), shape_str(t.shape));
+}
+
+static void print_gguf(const std::string& path, bool list_tensors) {
+  io::GgufFile f = io::GgufFile::open(path);
+  for (const std::string& key : f.keys()) fmt::print("  {:<48} {}\n", key, f.value_str(key));
+  fmt::print("tensors: {}\n", f.tensors().size());
+  if (!list_tensors) return;
+  for (const auto& t : f.tensors())
+    fmt::print("  {:<56} {:<6} {}\n", t.name, io::ggml_type_name(t.type), shape_str(t.shape));
+}
+
+void add_inspect(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  auto* sub = app.add_subcommand("inspect", "Print a checkpoint's config and tensors (.bin, HF dir, .safetensors, .gguf)");
+  sub->add_option("path", a->path, "Model file or directory")->required();
+  sub->add_flag("-t,--tensors", a->tensors, "List every tensor with its shape");
+  sub->callback([a] {
+    if (a->path.ends_with(".gguf")) return print_gguf(a->path, a->tensors);
+    if (a->path.ends_with(".safetensors")) return print_safetensors(a->path);
+    print_model(a->path, a->tensors);
+  });
+}
+
+}  // namespace hessq::cli

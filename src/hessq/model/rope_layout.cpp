@@ -1,0 +1,44 @@
+#include "hessq/model/rope_layout.hpp"
+
+#include <algorithm>
+
+#include "hessq/model/model.hpp"
+
+namespace hessq::model {
+
+// Rows per head of `t` ([heads * d, ...] or [heads * d]) reordered: dst row of (p, i) in `to` takes
+// src row of (p, i) in the other layout. p in {0, 1}, i < d/2.
+static Tensor permute_heads(const Tensor& t, int heads, int d, RopeStyle to) {
+  Tensor out = Tensor::zeros(t.shape);
+  const int64_t row = t.numel() / t.shape[0];
+  const int half = d / 2;
+  for (int h = 0; h < heads; ++h)
+    for (int i = 0; i < half; ++i)
+      for (int p = 0; p < 2; ++p) {
+        const int64_t interleaved = static_cast<int64_t>(h) * d + 2 * i + p;
+        const int64_t halves = static_cast<int64_t>(h) * d + p * half + i;
+        const int64_t dst = to == RopeStyle::Half ? halves : interleaved;
+        const int64_t src = to == RopeStyle::Half ? interleaved : halves;
+        std::copy_n(t.ptr() + src * row, row, out.ptr() + dst * row);
+      }
+  return out;
+}
+
+void convert_rope_layout(ModelConfig& cfg, TensorMap& tensors, RopeStyle to) {
+  if (cfg.rope_style == to) return;
+  auto permute = [&](const std::string& name, int heads) {
+    auto it = tensors.find(name);
+    if (it != tensors.end()) it->second = permute_heads(it->second, heads, cfg.head_dim, to);
+  };
+  for (int l = 0; l < cfg.n_layers; ++l) {
+    for (const char* suffix : {".weight", ".bias"}) {
+      permute(layer_tensor_name(l, std::string("self_attn.q_proj") + suffix), cfg.n_heads);
+      permute(layer_tensor_name(l, std::string("self_attn.k_proj") + suffix), cfg.n_kv_heads);
+    }
+    permute(layer_tensor_name(l, "self_attn.q_norm.weight"), 1);  // per-dimension within a head
+    permute(layer_tensor_name(l, "self_attn.k_norm.weight"), 1);
+  }
+  cfg.rope_style = to;
+}
+
+}  // namespace hessq::model

@@ -1,0 +1,15 @@
+// Converting q/k projections between RoPE conventions. llama2.c (and Meta's original checkpoints)
+// rotate interleaved pairs (2i, 2i+1) of each head; HuggingFace rotates halves (i, i + d/2). The same
+// model in the other convention has the rows of q_proj and k_proj (and their biases and q/k norms)
+// permuted within each head: interleaved row 2i + p <-> half row p * d/2 + i.
+#pragma once
+#include "hessq/core/tensor.hpp"
+#include "hessq/model/config.hpp"
+
+namespace hessq::model {
+
+// Permutes the q/k tensors of `tensors` (HF names) from cfg.rope_style to `to` and sets
+// cfg.rope_style = to. Permuted tensors are new copies; views of a mapped file are never written.
+void convert_rope_layout(ModelConfig& cfg, TensorMap& tensors, RopeStyle to);
+
+}  // namespace hessq::model

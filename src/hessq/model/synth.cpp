@@ -1,0 +1,161 @@
+#include "hessq/model/synth.hpp"
+
+#include <cmath>
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "hessq/core/error.hpp"
+#include "hessq/model/model.hpp"
+
+namespace hessq::model {
+
+namespace {
+
+constexpr int kSynthBos = 256;  // "<|endoftext|>" in the synthetic tokenizer
+
+struct NamedShape {
+  const char* name;
+  ModelConfig cfg;
+};
+
+ModelConfig make(Arch arch, int dim, int hidden, int layers, int heads, int kv, int head_dim, int vocab, int ctx,
+                 double theta, double eps, bool tie) {
+  ModelConfig c;
+  c.arch = arch;
+  c.dim = dim;
+  c.hidden_dim = hidden;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv;
+  c.head_dim = head_dim;
+  c.vocab_size = vocab;
+  c.max_seq_len = ctx;
+  c.rope_theta = theta;
+  c.norm_eps = eps;
+  c.tie_embeddings = tie;
+  c.qkv_bias = arch == Arch::Qwen2;
+  c.qk_norm = arch == Arch::Qwen3;
+  c.rope_style = RopeStyle::Half;
+  c.bos_id = kSynthBos;
+  c.eos_id = kSynthBos;
+  return c;
+}
+
+// Published config.json values of each model.
+std::vector<NamedShape> shapes() {
+  ModelConfig llama31 = make(Arch::Llama, 4096, 14336, 32, 32, 8, 128, 128256, 131072, 500000.0, 1e-5, false);
+  llama31.rope_scaling = RopeScaling{8.0, 1.0, 4.0, 8192};
+  return {
+      {"qwen3-4b", make(Arch::Qwen3, 2560, 9728, 36, 32, 8, 128, 151936, 40960, 1e6, 1e-6, true)},
+      {"qwen2.5-0.5b", make(Arch::Qwen2, 896, 4864, 24, 14, 2, 64, 151936, 32768, 1e6, 1e-6, true)},
+      {"llama-2-7b", make(Arch::Llama, 4096, 11008, 32, 32, 32, 128, 32000, 4096, 10000.0, 1e-5, false)},
+      {"llama-3-8b", make(Arch::Llama, 4096, 14336, 32, 32, 8, 128, 128256, 8192, 500000.0, 1e-5, false)},
+      {"llama-3.1-8b", llama31},
+      {"mistral-7b", make(Arch::Mistral, 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e6, 1e-5, false)},
+      {"smollm-135m", make(Arch::Llama, 576, 1536, 30, 9, 3, 64, 49152, 2048, 10000.0, 1e-5, true)},
+  };
+}
+
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// Fills t with N(0, std^2) (Box-Muller). Blocks of 4096 values get their own stream, seeded from
+// (seed, name, block), so the result does not depend on how blocks are spread over threads.
+void fill_normal(Tensor& t, float stddev, uint64_t seed, const std::string& name) {
+  constexpr int64_t kBlock = 4096;
+  uint64_t base = seed ^ 0xcbf29ce484222325ull;  // FNV-1a of the name: portable, unlike std::hash
+  for (unsigned char ch : name) base = (base ^ ch) * 0x100000001b3ull;
+  const int64_t n = t.numel(), blocks = (n + kBlock - 1) / kBlock;
+  float* p = t.ptr();
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint64_t s = base + 0x632be59bd9b4e019ull * static_cast<uint64_t>(b + 1);
+    for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); i += 2) {
+      const double u1 = (static_cast<double>(splitmix(s) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+      const double u2 = static_cast<double>(splitmix(s) >> 11) * 0x1.0p-53;
+      const double r = std::sqrt(-2.0 * std::log(u1)) * stddev;
+      p[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
+      if (i + 1 < n) p[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> synth_shape_names() {
+  std::vector<std::string> names;
+  for (const auto& s : shapes()) names.emplace_back(s.name);
+  return names;
+}
+
+ModelConfig synth_config(const std::string& like, int layers) {
+  for (const auto& s : shapes()) {
+    if (like != s.name) continue;
+    ModelConfig c = s.cfg;
+    HESSQ_CHECK(layers >= 0, "--layers must be >= 0, got {}", layers);
+    if (layers > 0) c.n_layers = layers;
+    return c;
+  }
+  HESSQ_FAIL("unknown synthetic shape '{}' (known: {})", like, fmt::join(synth_shape_names(), ", "));
+}
+
+TensorMap synth_tensors(const ModelConfig& cfg, uint64_t seed) {
+  TensorMap out;
+  for (const TensorSpec& spec : checkpoint_layout(cfg)) {
+    Tensor t = Tensor::zeros(spec.shape);
+    const bool is_norm = spec.name.find("norm") != std::string::npos;
+    if (is_norm) {
+      std::fill(t.ptr(), t.ptr() + t.numel(), 1.0f);
+    } else if (spec.shape.size() == 1) {
+      fill_normal(t, 0.02f, seed, spec.name);  // q/k/v bias
+    } else if (spec.name == "model.embed_tokens.weight") {
+      fill_normal(t, 1.0f, seed, spec.name);
+    } else {
+      fill_normal(t, static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.shape[1]))), seed, spec.name);
+    }
+    out[spec.name] = std::move(t);
+  }
+  return out;
+}
+
+// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the rest are shifted past 255.
+static std::string byte_level_char(int b) {
+  const bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  int cp = b;
+  if (!printable) {
+    int shifted = 0;
+    for (int x = 0; x < b; ++x)
+      if (!((x >= '!' && x <= '~') || (x >= 0xa1 && x <= 0xac) || (x >= 0xae && x <= 0xff))) ++shifted;
+    cp = 256 + shifted;
+  }
+  std::string s;  // UTF-8 of cp (< 0x800)
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else {
+    s += static_cast<char>(0xc0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+  return s;
+}
+
+std::map<std::string, std::string> synth_tokenizer_files() {
+  nlohmann::ordered_json vocab = nlohmann::ordered_json::object();
+  for (int b = 0; b < 256; ++b) vocab[byte_level_char(b)] = b;
+  nlohmann::ordered_json tok = {
+      {"version", "1.0"},
+      {"added_tokens", {{{"id", kSynthBos}, {"content", "<|endoftext|>"}, {"special", true}}}},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::ordered_json::array()}}},
+  };
+  nlohmann::ordered_json cfg = {{"bos_token", "<|endoftext|>"}, {"eos_token", "<|endoftext|>"}};
+  return {{"tokenizer.json", tok.dump(1)}, {"tokenizer_config.json", cfg.dump(1)}};
+}
+
+}  // namespace hessq::model
