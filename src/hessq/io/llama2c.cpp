@@ -107,7 +107,7 @@ Llama2cCheckpoint read_llama2c(const std::string& path) {
               path, file->size(), h[0], h[1], h[2], h[3], h[4], h[5], h[6], expected,
               file->size() < expected ? " (truncated?)" : "");
 
-  Llama2cCheckpoint ck{c, {}};
+  Llama2cCheckpoint ck{c, {}, {}};
   float* p = reinterpret_cast<float*>(file->data() + kHeaderBytes);
   for (const Section& s : file_order(c)) {
     if (!s.per_layer) {
