@@ -114,8 +114,8 @@ TensorMap synth_tensors(const ModelConfig& cfg, uint64_t seed) {
       std::fill(t.ptr(), t.ptr() + t.numel(), 1.0f);
     } else if (spec.shape.size() == 1) {
       fill_normal(t, 0.02f, seed, spec.name);  // q/k/v bias
-    } else if (spec.name == "model.embed_tokens.weight") {
-      fill_normal(t, 1.0f, seed, spec.name);
+    } else if (spec.name == "model.embed_tokens.weight" || spec.name == "lm_head.weight") {
+      fill_normal(t, 0.02f, seed, spec.name);  // HF initializer_range: logits of order 1
     } else {
       fill_normal(t, static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.shape[1]))), seed, spec.name);
     }

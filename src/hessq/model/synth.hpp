@@ -16,7 +16,8 @@ std::vector<std::string> synth_shape_names();  // "qwen3-4b", "llama-2-7b", ...
 // The named model's config with `layers` layers (0: all). Throws listing the known names.
 ModelConfig synth_config(const std::string& like, int layers);
 
-// Seeded weights: linears ~ N(0, 1/in), embeddings ~ N(0, 1), norms = 1, biases ~ N(0, 0.02^2).
+// Seeded weights: block linears ~ N(0, 1/in), embeddings and head ~ N(0, 0.02^2), norms = 1,
+// biases ~ N(0, 0.02^2).
 // Identical for identical (cfg, seed), independent of the thread count.
 TensorMap synth_tensors(const ModelConfig& cfg, uint64_t seed);
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <spdlog/spdlog.h>
+
 #include "hessq/core/error.hpp"
 #include "hessq/model/transformer.hpp"
 
@@ -23,11 +25,19 @@ GenerateResult generate(const model::Model& m, const tokenizer::Tokenizer& tok, 
   auto t1 = clock::now();
   r.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   int prev = r.prompt.back();
+  bool warned = false;
   for (int i = 0; i < opt.max_tokens; ++i) {
     const int next = sampler.sample(logits, m.cfg.vocab_size);
     if (next == tok.eos_id() || next == tok.bos_id()) break;
     r.generated.push_back(next);
-    if (on_text) on_text(tok.decode_piece(prev, next));
+    // A model's embedding table can be padded past the tokenizer's vocabulary (Qwen, synthetic
+    // checkpoints); such ids have no text.
+    if (next >= tok.vocab_size()) {
+      if (!warned) spdlog::warn("token id {} is past the tokenizer's {} tokens: it has no text", next, tok.vocab_size());
+      warned = true;
+    } else if (on_text) {
+      on_text(tok.decode_piece(prev, next));
+    }
     prev = next;
     if (tr.pos() >= ctx) break;
     logits = tr.forward(&next, 1, false);
