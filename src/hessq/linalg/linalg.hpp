@@ -1,0 +1,44 @@
+// Dense linear algebra in double precision over Eigen matrices, backed by LAPACK (syevd, gesdd,
+// potrf). Symbols follow METHODS.md. Every routine throws hessq::Error on failure (not positive
+// definite, non-finite input), naming what it was given.
+#pragma once
+#include <cstdint>
+
+#include <Eigen/Dense>
+
+namespace hessq::linalg {
+
+using Mat = Eigen::MatrixXd;
+using Vec = Eigen::VectorXd;
+
+struct Eigh {
+  Vec values;   // ascending
+  Mat vectors;  // columns are the eigenvectors, A = V diag(values) V^T
+};
+Eigh eigh(const Mat& A);  // A symmetric (only the lower triangle is read)
+
+struct Svd {
+  Mat U;  // [m, k]
+  Vec S;  // [k], descending
+  Mat V;  // [n, k], A ~ U diag(S) V^T
+};
+Svd svd(const Mat& A);                 // thin, exact (gesdd), k = min(m, n)
+Svd svd_truncated(const Mat& A, int r);  // exact SVD cut to rank r (r <= min(m, n), else throws)
+// Randomized SVD (Halko et al. 2011): Gaussian sketch of r + oversample columns, `power_iters`
+// subspace iterations with re-orthonormalization, seeded.
+Svd svd_randomized(const Mat& A, int r, int oversample = 10, int power_iters = 2, uint64_t seed = 0);
+
+// Upper-triangular U with A = U^T U. Throws if A is not positive definite.
+Mat cholesky_upper(const Mat& A);
+// Inverse of a symmetric positive definite matrix via Cholesky.
+Mat spd_inverse(const Mat& A);
+
+// A^(1/2) and A^(-1/2) of a symmetric PSD matrix with eigenvalues clamped to >= eps (absolute) or
+// >= eps * max eigenvalue (relative). `clamped` counts the eigenvalues raised.
+struct Roots {
+  Mat sqrt, inv_sqrt;
+  int clamped = 0;
+};
+Roots sqrt_and_inv_sqrt(const Mat& A, double eps, bool relative);
+
+}  // namespace hessq::linalg
