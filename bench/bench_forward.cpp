@@ -12,6 +12,9 @@
 #include <numeric>
 #include <vector>
 
+#include <cblas.h>
+
+#include "hessq/kernels/gemv_f32.hpp"
 #include "hessq/model/synth.hpp"
 #include "hessq/model/transformer.hpp"
 
@@ -62,6 +65,29 @@ void BM_MemoryRead(benchmark::State& state) {
   state.counters["read_Bps"] = benchmark::Counter(kBufferBytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+// The decode kernel alone on a down_proj-sized matrix (4096 x 11008), per ISA, next to OpenBLAS's
+// sgemv (arg -1) in the same process.
+void BM_Gemv(benchmark::State& state) {
+  const int64_t m = 4096, n = 11008;
+  std::vector<float> W(m * n, 0.01f), x(n, 1.0f), y(m);
+  const int isa = static_cast<int>(state.range(0));
+  if (isa >= 0 && !kernels::isa_supported(static_cast<kernels::Isa>(isa))) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  for (auto _ : state) {
+    if (isa < 0) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, W.data(), n, x.data(), 1, 0.0f, y.data(), 1);
+    } else {
+      kernels::gemv_f32(W.data(), x.data(), y.data(), m, n, static_cast<kernels::Isa>(isa));
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(isa < 0 ? "openblas" : kernels::isa_name(static_cast<kernels::Isa>(isa)));
+  state.counters["weight_read_Bps"] = benchmark::Counter(4.0 * m * n, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Gemv)->Arg(-1)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 void BM_Decode(benchmark::State& state) {
   const model::Model& m = llama7b_2layers();

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemv_f32.hpp"
 
 namespace hessq::model {
 
@@ -28,7 +29,7 @@ DenseLinear::DenseLinear(Tensor W, std::optional<Tensor> bias) : W_(std::move(W)
 void DenseLinear::forward(const float* x, int n_tokens, float* y) const {
   const int m = out_features(), n = in_features();
   if (n_tokens == 1) {  // decode: a matrix-vector product, memory-bound on W
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, 1.0f, W_.ptr(), n, x, 1, 0.0f, y, 1);
+    kernels::gemv_f32(W_.ptr(), x, y, m, n);
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, m, n, 1.0f, x, n, W_.ptr(), n, 0.0f, y, m);
   }
