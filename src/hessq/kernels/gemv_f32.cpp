@@ -18,6 +18,13 @@ void rows_scalar(const float* W, const float* x, float* y, int64_t r0, int64_t r
   }
 }
 
+__attribute__((target("avx2,fma"))) inline float hsum256(__m256 s) {
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  return _mm_cvtss_f32(h);
+}
+
 // Four rows share each load of x; two accumulators per row hide FMA latency.
 __attribute__((target("avx2,fma"))) void rows_avx2(const float* W, const float* x, float* y, int64_t r0, int64_t r1,
                                                    int64_t n) {
@@ -35,11 +42,7 @@ __attribute__((target("avx2,fma"))) void rows_avx2(const float* W, const float* 
       }
     }
     for (int r = 0; r < 4; ++r) {
-      const __m256 s = _mm256_add_ps(a[r][0], a[r][1]);
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      float acc = _mm_cvtss_f32(h);
+      float acc = hsum256(_mm256_add_ps(a[r][0], a[r][1]));
       for (int64_t j = n16; j < n; ++j) acc += w[r][j] * x[j];
       y[i + r] = acc;
     }
@@ -63,7 +66,11 @@ __attribute__((target("avx512f"))) void rows_avx512(const float* W, const float*
       }
     }
     for (int r = 0; r < 4; ++r) {
-      float acc = _mm512_reduce_add_ps(_mm512_add_ps(a[r][0], a[r][1]));
+      // Reduce through memory: GCC 12's 512-bit reduce/extract intrinsics trip -Wmaybe-uninitialized.
+      alignas(64) float lanes[16];
+      _mm512_store_ps(lanes, _mm512_add_ps(a[r][0], a[r][1]));
+      float acc = 0.0f;
+      for (float v : lanes) acc += v;
       for (int64_t j = n32; j < n; ++j) acc += w[r][j] * x[j];
       y[i + r] = acc;
     }
