@@ -241,6 +241,26 @@ TEST(Gguf, EveryTruncationIsAnErrorNamingTheFile) {
   }
 }
 
+TEST(Gguf, CorruptedBytesGiveErrorsNotCrashes) {
+  std::string full = sample_file();
+  auto path = test::scratch_dir() / "flip.gguf";
+  write_bytes(path, full);
+  const uint64_t header = GgufFile::open(path.string()).tensors().front().offset;  // data section start
+  const char kValues[] = {'\x00', '\xff', '\x41'};
+  for (size_t i = 0; i < header; ++i) {
+    std::string bytes = full;
+    bytes[i] = kValues[i % 3] == full[i] ? '\x80' : kValues[i % 3];
+    write_bytes(path, bytes);
+    try {
+      GgufFile g = GgufFile::open(path.string());
+      for (const auto& key : g.keys()) g.value_str(key);
+      for (const auto& t : g.tensors()) g.tensor_data(t.name);
+    } catch (const Error& e) {
+      ASSERT_NE(std::string(e.what()).find("flip.gguf"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Gguf, CorruptHeadersAreErrors) {
   auto dir = test::scratch_dir();
   auto check = [&](std::string bytes, const std::string& expect) {

@@ -10,9 +10,8 @@ namespace hessq::io {
 
 namespace {
 
-constexpr uint64_t kDefaultAlignment = 32;
-constexpr int kMaxDims = 4;          // GGML_MAX_DIMS
-constexpr int kMaxArrayDepth = 16;   // nested arrays deeper than this are rejected
+constexpr int kMaxDims = 4;         // GGML_MAX_DIMS
+constexpr int kMaxArrayDepth = 16;  // nested arrays deeper than this are rejected
 
 struct TypeTraits {
   const char* name;
@@ -372,7 +371,7 @@ std::vector<float> GgufFile::get_f32_array(const std::string& key) const {
   const Kv& v = kv(key);
   std::vector<float> out(v.type == GgufType::kArray ? v.count : 0);
   if (v.type == GgufType::kArray && v.elem_type == GgufType::kFloat32) {
-    std::memcpy(out.data(), v.data, 4 * v.count);
+    if (v.count) std::memcpy(out.data(), v.data, 4 * v.count);
   } else if (v.type == GgufType::kArray && v.elem_type == GgufType::kFloat64) {
     for (uint64_t i = 0; i < v.count; ++i) out[i] = static_cast<float>(load<double>(v.data + 8 * i));
   } else {
@@ -401,7 +400,12 @@ std::string GgufFile::value_str(const std::string& key) const {
   const Kv& v = kv(key);
   switch (v.type) {
     case GgufType::kArray: return fmt::format("[{} x {}]", gguf_type_name(v.elem_type), v.count);
-    case GgufType::kString: return get_string(key);
+    case GgufType::kString: {  // one line, at most kMaxShown characters
+      constexpr size_t kMaxShown = 80;
+      std::string s = get_string(key), out;
+      for (char c : s.substr(0, kMaxShown)) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+      return s.size() > kMaxShown ? out + fmt::format("... ({} bytes)", s.size()) : out;
+    }
     case GgufType::kBool: return get_bool(key) ? "true" : "false";
     case GgufType::kFloat32: return fmt::format("{}", load<float>(v.data));
     case GgufType::kFloat64: return fmt::format("{}", load<double>(v.data));

@@ -99,7 +99,7 @@ class GgufFile {
 
   std::shared_ptr<MappedFile> file_;
   uint32_t version_ = 0;
-  uint64_t alignment_ = 32;
+  uint64_t alignment_ = 32;  // general.alignment, 32 when absent
   std::map<std::string, Kv> kvs_;
   std::vector<std::string> key_order_;
   std::vector<GgufTensorInfo> tensors_;

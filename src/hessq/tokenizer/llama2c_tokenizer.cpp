@@ -1,0 +1,79 @@
+#include "hessq/tokenizer/llama2c_tokenizer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "hessq/core/error.hpp"
+#include "hessq/core/mapped_file.hpp"
+#include "hessq/tokenizer/text_util.hpp"
+
+namespace hessq::tokenizer {
+
+std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path) {
+  auto file = MappedFile::open(path);
+  const uint8_t* p = file->data();
+  const size_t size = file->size();
+  auto read_i32 = [&](size_t at) {
+    int32_t v;
+    std::memcpy(&v, p + at, 4);
+    return v;
+  };
+  HESSQ_CHECK(size >= 4, "{}: truncated llama2.c tokenizer: expected at least 4 bytes, found {}", path, size);
+  int32_t max_len = read_i32(0);
+  HESSQ_CHECK(max_len > 0, "{}: not a llama2.c tokenizer: max_token_length is {}", path, max_len);
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  for (size_t pos = 4; pos < size;) {
+    size_t id = pieces.size();
+    HESSQ_CHECK(size - pos >= 8, "{}: truncated at token {}: expected an 8-byte score and length at offset {}, "
+                "found {} bytes", path, id, pos, size - pos);
+    float score;
+    std::memcpy(&score, p + pos, 4);
+    int32_t len = read_i32(pos + 4);
+    pos += 8;
+    HESSQ_CHECK(len >= 0 && len <= max_len, "{}: token {}: length {} outside [0, max_token_length {}]", path,
+                id, len, max_len);
+    HESSQ_CHECK(static_cast<size_t>(len) <= size - pos, "{}: truncated at token {}: expected {} bytes at offset "
+                "{}, found {}", path, id, len, pos, size - pos);
+    pieces.emplace_back(reinterpret_cast<const char*>(p + pos), len);
+    scores.push_back(score);
+    pos += len;
+  }
+  HESSQ_CHECK(pieces.size() > kEos, "{}: expected at least {} tokens (<unk>, BOS, EOS), found {}", path,
+              kEos + 1, pieces.size());
+  return std::make_unique<Llama2cTokenizer>(ScoredVocab(std::move(pieces), std::move(scores)));
+}
+
+Llama2cTokenizer::Llama2cTokenizer(ScoredVocab vocab) : vocab_(std::move(vocab)) {
+  for (int b = 0; b < 256; ++b) byte_ids_[b] = vocab_.find(byte_piece_name(static_cast<uint8_t>(b)));
+}
+
+std::vector<int> Llama2cTokenizer::encode(std::string_view text, bool add_bos) const {
+  std::vector<int> ids;
+  if (add_bos) ids.push_back(kBos);
+  if (text.empty()) return ids;
+  // The dummy prefix: SentencePiece (add_dummy_prefix) starts the text with a space.
+  std::string prefixed = prepend_space(text);
+  for (std::string_view s : spm_merge(prefixed, vocab_)) {
+    int id = vocab_.find(s);
+    if (id >= 0) {
+      ids.push_back(id);
+      continue;
+    }
+    // Byte fallback (run.c: byte + 3, which is where "<0xXX>" live); <unk> without byte pieces.
+    for (char c : s) ids.push_back(std::max(byte_ids_[static_cast<uint8_t>(c)], 0));
+  }
+  return ids;
+}
+
+std::string Llama2cTokenizer::decode_piece(int prev, int id) const {
+  HESSQ_CHECK(id >= 0 && id < vocab_size(), "token id {} out of range [0, {})", id, vocab_size());
+  if (id == kBos || id == kEos) return {};
+  std::string_view piece = vocab_.pieces[id];
+  // SentencePiece strips the dummy-prefix space at the start of the text.
+  if ((prev == kBos || prev < 0) && !piece.empty() && piece[0] == ' ') piece.remove_prefix(1);
+  if (auto b = parse_byte_piece(piece)) return std::string(1, static_cast<char>(*b));
+  return std::string(piece);
+}
+
+}  // namespace hessq::tokenizer
