@@ -1,0 +1,27 @@
+// Folding RMSNorm weights into the linears that read the normalized stream (QuaRot, Ashkboos et al.
+// 2024, arXiv:2404.00456, and SliceGPT, Ashkboos et al. 2024, arXiv:2401.15024): with
+// RMSNorm(x) = x / rms(x) ⊙ w and a consumer y = RMSNorm(x) W^T, W <- W diag(w) and w <- 1 leave y
+// unchanged. Afterwards every norm is a pure x / rms(x), which commutes with any orthogonal Q:
+// RMSNorm(x Q) = RMSNorm(x) Q (transforms/rotation.hpp).
+//   input_layernorm          -> q_proj, k_proj, v_proj columns
+//   post_attention_layernorm -> gate_proj, up_proj columns
+//   model.norm (final)       -> lm_head columns; a head tied to the embedding is untied first
+//                               (cfg.tie_embeddings becomes false, lm_head gets its own tensor).
+// Qwen3's per-head q_norm / k_norm act after the projections and before RoPE and are left alone.
+#pragma once
+#include <string>
+
+#include "hessq/model/model.hpp"
+
+namespace hessq::transforms {
+
+// Folds every norm as above. New tensors are allocated (never written into views of a mapped file).
+// Throws, leaving `m` untouched, if a consumer linear is not a model::DenseLinear.
+void fold_norms(model::Model& m);
+
+// `lin` as a DenseLinear, or throws naming `name` (e.g. "model.layers.3.mlp.down_proj").
+const model::DenseLinear& dense_linear(const model::Linear& lin, const std::string& name);
+// "model.layers.3.self_attn.q_proj" (the HF name of a block linear without ".weight").
+std::string linear_name(int layer, model::Proj p);
+
+}  // namespace hessq::transforms
