@@ -1,0 +1,227 @@
+#include "hessq/methods/gptq.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "hessq/core/error.hpp"
+#include "hessq/methods/rtn.hpp"
+
+namespace hessq::methods {
+
+using formats::IntParams;
+using formats::QuantSpec;
+using MatRF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+namespace {
+
+// The spec's canonical name, or a description when the fields are out of range (name() throws then).
+std::string spec_label(const QuantSpec& spec) {
+  try {
+    return spec.name();
+  } catch (const Error&) {
+    return fmt::format("format #{}, {} bits, granularity #{}, group {}", static_cast<int>(spec.format), spec.bits,
+                       static_cast<int>(spec.granularity), spec.group);
+  }
+}
+
+}  // namespace
+
+IntLayout int_layout(const QuantSpec& spec, int64_t n, const char* method) {
+  using formats::Format;
+  using formats::Granularity;
+  HESSQ_CHECK(spec.format == Format::Int, "{}: spec '{}' is not an INT format (INT-b only)", method, spec_label(spec));
+  HESSQ_CHECK(spec.bits >= 2 && spec.bits <= 8, "{}: spec '{}' has {} bits, expected 2..8", method, spec_label(spec),
+              spec.bits);
+  switch (spec.granularity) {
+    case Granularity::PerChannel:
+    case Granularity::PerToken:
+      return {n, 1, false};
+    case Granularity::PerTensor:
+      return {n, 1, true};
+    case Granularity::PerGroup:
+      HESSQ_CHECK(spec.group > 0 && n % spec.group == 0,
+                  "{}: spec '{}': the {} input columns are not a whole number of groups of {}", method,
+                  spec_label(spec), n, spec.group);
+      return {spec.group, n / spec.group, false};
+    default:
+      HESSQ_FAIL("{}: spec '{}' has a granularity this solver does not support (per-channel, per-tensor, per-group)",
+                 method, spec_label(spec));
+  }
+}
+
+namespace {
+
+// Steps 4-5 in one pass over H: the damped, dead-fixed H in processing order, reversed (J the
+// exchange matrix): Hr = J P^T H P J with q[a] = perm[n-1-a]. Its Cholesky factor R (Hr = R^T R)
+// gives everything without forming H^-1 (half the flops of inverse + factor): the damped H in
+// processing order is V V^T with V = J R^T J upper, so U = V^-1 = J R^-T J, the upper Cholesky
+// factor of H^-1 (H^-1 = U^T U).
+linalg::Mat reversed_damped(const linalg::Mat& H_in, const std::vector<int64_t>& q, double lambda) {
+  const int64_t n = H_in.rows();
+  linalg::Mat Hr(n, n);
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t a = 0; a < n; ++a) Hr(a, b) = H_in(q[a], q[b]);
+    Hr(b, b) = (Hr(b, b) == 0 ? 1.0 : Hr(b, b)) + lambda;
+  }
+  return Hr;
+}
+
+MatRF upper_inverse_factor(const linalg::Mat& R) {
+  linalg::Mat Rinv = R;
+  const int64_t n = R.rows();
+  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', static_cast<lapack_int>(n), Rinv.data(),
+                                         static_cast<lapack_int>(n));
+  HESSQ_CHECK(info == 0, "gptq: triangular inverse failed (LAPACK dtrtri info {})", info);
+  MatRF U = MatRF::Zero(n, n);  // U(i, j) = Rinv(n-1-j, n-1-i), upper
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) U(i, j) = static_cast<float>(Rinv(n - 1 - j, n - 1 - i));
+  return U;
+}
+
+// Step 7: tr(D H_in D^T) in double (D = W_q - W_in) from the factor at hand. In processing order
+// H_in = V V^T - lambda I - sum_dead e_j e_j^T, and ||D_p V|| = ||D_p J R^T|| = ||D_r R^T|| with
+// D_r(:, a) = D(:, q[a]), so the loss is ||D_r R^T||^2 - lambda ||D||^2 - sum_dead ||D_j||^2: one
+// triangular multiply instead of a GEMM. Row panels bound the memory.
+double loss_from_factor(const MatF& W_in, const MatF& Q, const linalg::Mat& R, const std::vector<int64_t>& q,
+                        double lambda, const std::vector<int64_t>& dead) {
+  using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const int64_t m = W_in.rows(), n = W_in.cols();
+  constexpr int64_t kPanel = 512;
+  double loss = 0;
+  for (int64_t r0 = 0; r0 < m; r0 += kPanel) {
+    const int64_t rows = std::min(kPanel, m - r0);
+    RowMatD Dr(rows, n);
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t a = 0; a < n; ++a)
+        Dr(r, a) = static_cast<double>(Q(r0 + r, q[a])) - static_cast<double>(W_in(r0 + r, q[a]));
+    loss -= lambda * Dr.squaredNorm();
+    for (int64_t j : dead) loss -= Dr.col(j).squaredNorm();  // j: reversed position of a dead input
+    // Dr := Dr R^T; R's column-major storage read row-major is R^T (lower).
+    cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, static_cast<int>(rows),
+                static_cast<int>(n), 1.0, R.data(), static_cast<int>(n), Dr.data(), static_cast<int>(n));
+    loss += Dr.squaredNorm();
+  }
+  return loss;
+}
+
+void check_options(const GptqOptions& opt) {
+  HESSQ_CHECK(std::isfinite(opt.damp) && opt.damp >= 0, "gptq: damp = {} must be finite and >= 0", opt.damp);
+  HESSQ_CHECK(opt.block >= 1, "gptq: block = {} must be >= 1", opt.block);
+}
+
+}  // namespace
+
+QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const QuantSpec& spec, const GptqOptions& opt) {
+  check_weight(W_in, "gptq");
+  const int64_t m = W_in.rows(), n = W_in.cols();
+  check_hessian(H_in, n, "gptq");
+  check_options(opt);
+  const IntLayout L = int_layout(spec, n, "gptq");
+  const bool dynamic_groups = L.groups > 1 && !opt.static_groups;
+  HESSQ_CHECK(!(dynamic_groups && opt.act_order),
+              "gptq: spec '{}': act_order with dynamic groups would need a per-column group index; "
+              "use static_groups (the default) or drop act_order",
+              spec_label(spec));
+
+  // Step 1: dead inputs (H_jj = 1 is applied while building the factored matrix in step 4).
+  std::vector<bool> dead(n);
+  MatF W = W_in;
+  for (int64_t j = 0; j < n; ++j)
+    if (H_in(j, j) == 0) {
+      dead[j] = true;
+      W.col(j).setZero();
+    }
+  auto diag = [&](int64_t j) { return dead[j] ? 1.0 : H_in(j, j); };
+
+  // Step 2: params known up front (row-major [m, groups], natural group order).
+  std::vector<IntParams> P(m * L.groups);
+  if (L.per_tensor) {
+    std::fill(P.begin(), P.end(), formats::group_params(spec, W.data(), m * n));
+  } else if (!dynamic_groups) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t k = 0; k < L.groups; ++k) P[r * L.groups + k] = formats::group_params(spec, &W(r, k * L.g), L.g);
+  }
+
+  // Step 3: act-order permutation; column c of the working matrix is input perm[c].
+  std::vector<int64_t> perm(n);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (opt.act_order)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag(a) > diag(b); });
+  MatF Wp = std::move(W);
+  if (opt.act_order) {
+    const MatF Wn = Wp;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) Wp(r, c) = Wn(r, perm[c]);
+  }
+
+  // Steps 4-5: damping, then U = upper Cholesky factor of H^-1 (via R, see reversed_damped).
+  double mean_diag = 0;
+  for (int64_t j = 0; j < n; ++j) mean_diag += diag(j);
+  const double lambda = opt.damp * mean_diag / static_cast<double>(n);
+  std::vector<int64_t> rev(n), dead_r;  // rev: reversed processing order; dead_r: dead positions in it
+  for (int64_t a = 0; a < n; ++a) {
+    rev[a] = perm[n - 1 - a];
+    if (dead[rev[a]]) dead_r.push_back(a);
+  }
+  const linalg::Mat R = with_context(fmt::format("gptq: damped H [{}, {}] (damp {})", n, n, opt.damp),
+                                     [&] { return linalg::cholesky_upper(reversed_damped(H_in, rev, lambda)); });
+  const MatRF U = upper_inverse_factor(R);
+
+  // Step 6: blocked column loop. Rows are independent given the params, so each row runs its
+  // columns sequentially (deterministic under any thread count); the block's errors Err then
+  // update all columns right of the block in one GEMM.
+  const int64_t B = opt.block;
+  MatF Q(m, n);
+  MatRF Err(m, std::min<int64_t>(B, n));
+  const int64_t ldE = Err.cols();
+  for (int64_t i1 = 0; i1 < n; i1 += B) {
+    const int64_t i2 = std::min(i1 + B, n), cnt = i2 - i1;
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < m; ++r) {
+      float* w = &Wp(r, 0);
+      float* e = &Err(r, 0);
+      for (int64_t i = 0; i < cnt; ++i) {
+        const int64_t c = i1 + i;
+        if (dynamic_groups && c % L.g == 0) {
+          // Entering a group: its values with every update from columns < c applied. Columns right
+          // of the block still miss this block's pending updates sum_{t<i} Err_t U[i1 + t, j].
+          std::vector<float> x(w + c, w + c + L.g);
+          for (int64_t j = std::max(i2, c); j < c + L.g; ++j)
+            for (int64_t t = 0; t < i; ++t) x[j - c] -= e[t] * U(i1 + t, j);
+          P[r * L.groups + c / L.g] = formats::group_params(spec, x.data(), L.g);
+        }
+        const IntParams& p = P[r * L.groups + (L.groups == 1 ? 0 : perm[c] / L.g)];
+        const float q = formats::int_quant_dequant(w[c], p, spec.bits, spec.symmetric);
+        Q(r, perm[c]) = q;
+        const float err = (w[c] - q) / U(c, c);
+        e[i] = err;
+        const float* u = &U(c, 0);
+        for (int64_t j = c + 1; j < i2; ++j) w[j] -= err * u[j];
+      }
+    }
+    if (i2 < n)  // W[:, i2:] -= Err U[i1:i2, i2:]
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n - i2),
+                  static_cast<int>(cnt), -1.0f, Err.data(), static_cast<int>(ldE), &U(i1, i2), static_cast<int>(n),
+                  1.0f, &Wp(0, i2), static_cast<int>(n));
+  }
+
+  QuantizedWeight out;
+  out.spec = spec;
+  out.W_q = std::move(Q);
+  out.int_params = std::move(P);
+  out.proxy_loss = loss_from_factor(W_in, out.W_q, R, rev, lambda, dead_r);  // step 7
+  return out;
+}
+
+}  // namespace hessq::methods
