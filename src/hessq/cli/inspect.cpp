@@ -1,11 +1,13 @@
 // hessq inspect: print a checkpoint's config and tensors (model files, safetensors, GGUF).
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "hessq/cli/common.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/gguf.hpp"
+#include "hessq/io/hessq_format.hpp"
 #include "hessq/io/safetensors.hpp"
 
 namespace hessq::cli {
@@ -14,6 +16,33 @@ struct InspectArgs {
   std::string path;
   bool tensors = false;
 };
+
+// A .hessq directory: its recipe, formats and bits per weight (from hessq.json).
+static void print_hessq(const std::string& path, bool list_linears) {
+  const nlohmann::ordered_json j = io::read_hessq_manifest(path);
+  std::map<std::string, int> formats;
+  for (const auto& l : j["linears"]) ++formats[l["format"].get<std::string>()];
+  std::string fs;
+  for (const auto& [f, n] : formats) fs += fmt::format("{}{} x{}", fs.empty() ? "" : ", ", f, n);
+  const auto& t = j["totals"];
+  std::string recipe = "?";
+  if (j.contains("recipe") && j["recipe"].contains("source")) recipe = j["recipe"]["source"];
+  if (j.contains("recipe") && j["recipe"].contains("method"))  // W4A4
+    recipe = fmt::format("W4A4 {} {}", j["recipe"]["method"].get<std::string>(),
+                         j["recipe"]["format"]["name"].get<std::string>());
+  fmt::print("quantized     {} linears ({}), format version {}, recipe {}\n", j["linears"].size(), fs,
+             j["format_version"].get<int>(), recipe);
+  if (t.contains("extra_params"))
+    fmt::print("extra params  {} ({:.2f}% of the quantized linears: low-rank branches, smoothing vectors)\n",
+               t["extra_params"].get<int64_t>(), t["extra_params_pct"].get<double>());
+  fmt::print("bits/weight   {:.4f} over quantized linears ({} weights), {:.4f} over all {} parameters\n",
+             t["bits_per_weight_quantized"].get<double>(), t["quantized_params"].get<int64_t>(),
+             t["bits_per_weight_all"].get<double>(), t["total_params"].get<int64_t>());
+  if (!list_linears) return;
+  for (const auto& l : j["linears"])
+    fmt::print("  {:<48} {:<16} {:.4f} bits/weight\n", l["name"].get<std::string>(), l["format"].get<std::string>(),
+               l["bits_per_weight"].get<double>());
+}
 
 static void print_model(const std::string& path, bool list_tensors) {
   io::Checkpoint ck = io::read_checkpoint(path);
@@ -30,6 +59,7 @@ static void print_model(const std::string& path, bool list_tensors) {
   int64_t params = 0;
   for (const auto& [name, t] : ck.tensors) params += t.numel();
   fmt::print("parameters    {} ({:.2f} M), {} tensors\n", params, params / 1e6, ck.tensors.size());
+  if (io::is_hessq_dir(path)) print_hessq(path, list_tensors);
   if (!list_tensors) return;
   for (const auto& [name, t] : ck.tensors) fmt::print("  {:<56} {}\n", name, shape_str(t.shape));
 }

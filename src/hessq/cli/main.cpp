@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   hessq::cli::add_inspect(app);
   hessq::cli::add_convert(app);
   hessq::cli::add_synth(app);
+  hessq::cli::add_quantize(app);
+  hessq::cli::add_snr(app);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 
 #include "hessq/core/atomic_file.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/io/hessq_format.hpp"
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/llama2c.hpp"
 #include "hessq/io/safetensors.hpp"
@@ -18,8 +19,9 @@ static constexpr const char* kLegacyRopeFile = "llama2c_rope.safetensors";
 CheckpointKind checkpoint_kind(const std::string& path) {
   HESSQ_CHECK(fs::exists(path), "{}: no such file or directory", path);
   if (fs::is_directory(path)) {
+    if (is_hessq_dir(path)) return CheckpointKind::Hessq;
     HESSQ_CHECK(fs::exists(fs::path(path) / "config.json"),
-                "{}: a model directory needs a config.json (HuggingFace layout)", path);
+                "{}: a model directory needs a config.json (HuggingFace layout) or a hessq.json (.hessq)", path);
     return CheckpointKind::HfDirectory;
   }
   HESSQ_CHECK(path.ends_with(".bin"),
@@ -28,7 +30,9 @@ CheckpointKind checkpoint_kind(const std::string& path) {
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  if (checkpoint_kind(path) == CheckpointKind::Llama2c) {
+  const CheckpointKind kind = checkpoint_kind(path);
+  if (kind == CheckpointKind::Hessq) return read_hessq_checkpoint(path);
+  if (kind == CheckpointKind::Llama2c) {
     Llama2cCheckpoint l2 = read_llama2c(path);
     return Checkpoint{l2.cfg, std::move(l2.tensors), l2.legacy_rope};
   }
@@ -41,6 +45,7 @@ Checkpoint read_checkpoint(const std::string& path) {
 }
 
 model::Model load_model(const std::string& path) {
+  if (checkpoint_kind(path) == CheckpointKind::Hessq) return load_hessq_model(path);
   Checkpoint ck = read_checkpoint(path);
   return model::build_model(ck.cfg, std::move(ck.tensors), path);
 }

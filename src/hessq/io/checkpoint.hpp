@@ -1,6 +1,7 @@
-// Checkpoints by path: a llama2.c .bin file or a HuggingFace directory (config.json + safetensors,
-// single file or sharded). read_checkpoint gives the raw config and tensors (for convert), load_model
-// the validated, runnable model.
+// Checkpoints by path: a llama2.c .bin file, a HuggingFace directory (config.json + safetensors,
+// single file or sharded) or a quantized .hessq directory (hessq.json, see hessq_format.hpp).
+// read_checkpoint gives the raw config and tensors (for convert; a .hessq's weights dequantized),
+// load_model the validated, runnable model (a .hessq's quantized linears as runtime::QuantizedLinear).
 #pragma once
 #include <map>
 #include <optional>
@@ -18,7 +19,7 @@ struct Checkpoint {
   std::optional<Tensor> legacy_rope;  // llama2.c freq_cis tables, carried for lossless round trips
 };
 
-enum class CheckpointKind { Llama2c, HfDirectory };
+enum class CheckpointKind { Llama2c, HfDirectory, Hessq };
 CheckpointKind checkpoint_kind(const std::string& path);  // throws naming the path if neither
 
 Checkpoint read_checkpoint(const std::string& path);

@@ -138,7 +138,8 @@ const float* Transformer::forward(const int* tokens, int n, bool all_logits) {
     std::memcpy(&x_[t * d], m_.tok_emb.ptr() + static_cast<size_t>(tokens[t]) * d, sizeof(float) * d);
   }
 
-  for (int l = 0; l < c.n_layers; ++l) {
+  const int last = stop_after_ >= 0 ? std::min(stop_after_, c.n_layers - 1) : c.n_layers - 1;
+  for (int l = 0; l <= last; ++l) {
     const LayerWeights& L = m_.layers[l];
     // Attention block: x += o_proj(attn(rope(q), rope(k), v)), inputs RMS-normed.
     rms_norm(xb_.data(), x_.data(), L.attn_norm.ptr(), n, d, c.norm_eps);
@@ -170,6 +171,7 @@ const float* Transformer::forward(const int* tokens, int n, bool all_logits) {
     for (size_t i = 0; i < N * d; ++i) x_[i] += xb_[i];
   }
   pos_ += n;
+  if (last < c.n_layers - 1) return nullptr;
 
   const int rows = all_logits ? n : 1;
   const float* first = all_logits ? x_.data() : &x_[(N - 1) * d];

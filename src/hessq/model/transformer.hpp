@@ -20,6 +20,9 @@ class Transformer {
   int pos() const { return pos_; }
   int max_ctx() const { return max_ctx_; }
   void set_hook(LinearHook hook) { hook_ = std::move(hook); }
+  // Calibration: forward() runs blocks 0..layer only (still filling their KV cache) and returns
+  // nullptr instead of logits. -1 (the default) runs the whole model.
+  void set_stop_after(int layer) { stop_after_ = layer; }
 
   // Runs tokens[0..n) at positions pos()..pos()+n-1 and appends them to the cache. Returns logits,
   // [n, vocab] if all_logits else [1, vocab] for the last token; valid until the next call.
@@ -33,6 +36,7 @@ class Transformer {
   const Model& m_;
   int max_ctx_;
   int pos_ = 0;
+  int stop_after_ = -1;
   LinearHook hook_;
   std::vector<float> rope_cos_, rope_sin_;  // [max_ctx, head_dim/2]
   std::vector<float> k_cache_, v_cache_;    // [n_layers, max_ctx, kv_dim]

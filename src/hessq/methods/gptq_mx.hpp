@@ -1,0 +1,33 @@
+// GPTQ (Frantar, Ashkboos, Hoefler, Alistarh 2022, arXiv:2210.17323; METHODS.md "Baselines") for
+// MXFP4 weights (OCP MX v1.0: E2M1 elements, one power-of-two E8M0 scale per 32 inputs), so that
+// GPTQ composes with W4A4 MXFP4 (quarot+gptq, arhq+gptq). Same objective and error feedback as
+// methods/gptq.hpp: choose W_q minimizing tr((W_q - W) H (W_q - W)^T), column by column, spreading
+// each column's error (w_j - q_j) / U_jj along row j of U, the upper Cholesky factor of the damped H^-1.
+// Steps:
+//   1. dead inputs: H_jj == 0 -> H_jj = 1 and W[:, j] = 0;
+//   2. damping H += damp * mean(diag H) * I;
+//   3. U = upper Cholesky of H^-1;
+//   4. columns in blocks of `block` (a multiple of 32), lazy batch update of the columns right of the
+//      block; when the loop enters an MX block (j % 32 == 0) each row's scale 2^e is computed from the
+//      block's current (error-updated) values, e = floor(log2 amax) - 2 as formats/mx.hpp;
+//   5. each value quantized to E2M1 x 2^e (round to nearest even, saturating at 6) with that scale.
+// The result is a fixed point of the MXFP4 quantizer (fake_quant(W_q) == W_q: a block whose values
+// are E2M1 x 2^e re-derives a scale 2^e' <= 2^e and every value stays representable), so it packs
+// with formats::pack and decodes exactly. MXFP8 lacks that property (E4M3 saturation at 448) and NVFP4
+// (non-power-of-two scales, a global scale) as well: both are refused, naming the format.
+// [choice] no act-order: a permuted column order would enter MX blocks out of order.
+#pragma once
+#include "hessq/formats/quant_spec.hpp"
+#include "hessq/linalg/linalg.hpp"
+#include "hessq/methods/common.hpp"
+#include "hessq/methods/gptq.hpp"
+
+namespace hessq::methods {
+
+// W: [m, n]; H: [n, n] = X^T X / N. opt.act_order must be false; opt.block is rounded up to a
+// multiple of 32. Throws on a non-MXFP4 spec, shape mismatch, non-finite input or a damped H that is
+// not positive definite. proxy_loss uses the caller's undamped H.
+QuantizedWeight solve_gptq_mx(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
+                              const GptqOptions& opt = {});
+
+}  // namespace hessq::methods

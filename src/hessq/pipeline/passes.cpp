@@ -1,0 +1,196 @@
+#include "hessq/pipeline/passes.hpp"
+
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "hessq/core/error.hpp"
+
+namespace hessq::pipeline {
+
+formats::QuantSpec Pass::default_weight_spec() {
+  formats::QuantSpec s;
+  s.format = formats::Format::Int;
+  s.bits = 4;
+  s.symmetric = false;  // [choice] asymmetric min-max by default, as GPTQ's and AWQ's reference code
+  s.granularity = formats::Granularity::PerChannel;
+  s.group = 0;
+  return s;
+}
+
+namespace {
+
+// Small constructors for the table below: `ref` names the option a parameter sets.
+template <class T>
+ParamInfo typed_param(std::string name, ParamType type, std::string help, double lo, double hi,
+                      std::function<T&(Pass&)> ref) {
+  return ParamInfo{std::move(name), type, std::move(help), lo, hi,
+                   [ref](Pass& p, const ParamValue& v) {
+                     if constexpr (std::is_same_v<T, int>) ref(p) = static_cast<int>(std::get<int64_t>(v));
+                     else if constexpr (std::is_same_v<T, double>) ref(p) = std::get<double>(v);
+                     else if constexpr (std::is_same_v<T, bool>) ref(p) = std::get<bool>(v);
+                     else ref(p) = std::get<std::string>(v);
+                   },
+                   [ref](const Pass& p) {
+                     const T& x = ref(const_cast<Pass&>(p));
+                     if constexpr (std::is_same_v<T, int>) return ParamValue(static_cast<int64_t>(x));
+                     else return ParamValue(x);
+                   }};
+}
+
+ParamInfo p_int(std::string n, std::string h, double lo, double hi, std::function<int&(Pass&)> r) {
+  return typed_param<int>(std::move(n), ParamType::Int, std::move(h), lo, hi, std::move(r));
+}
+ParamInfo p_float(std::string n, std::string h, double lo, double hi, std::function<double&(Pass&)> r) {
+  return typed_param<double>(std::move(n), ParamType::Float, std::move(h), lo, hi, std::move(r));
+}
+ParamInfo p_bool(std::string n, std::string h, std::function<bool&(Pass&)> r) {
+  return typed_param<bool>(std::move(n), ParamType::Bool, std::move(h), 0, 1, std::move(r));
+}
+ParamInfo p_string(std::string n, std::string h, std::function<std::string&(Pass&)> r) {
+  return typed_param<std::string>(std::move(n), ParamType::String, std::move(h), 0, 0, std::move(r));
+}
+
+// The weight-format parameters every solver takes.
+std::vector<ParamInfo> spec_params() {
+  return {
+      p_int("bits", "integer bits per weight", 2, 8, [](Pass& p) -> int& { return p.spec.bits; }),
+      p_int("group", "inputs per scale group; 0 = one scale per output channel", 0, 1 << 20,
+            [](Pass& p) -> int& { return p.spec.group; }),
+      p_bool("sym", "symmetric (no zero point) instead of asymmetric min-max",
+             [](Pass& p) -> bool& { return p.spec.symmetric; }),
+      p_bool("pad", "zero-pad an input dim the group does not divide (false: refuse such layers)",
+             [](Pass& p) -> bool& { return p.pad; }),
+  };
+}
+
+std::vector<PassInfo> build_registry() {
+  std::vector<PassInfo> r;
+  r.push_back(PassInfo{
+      "osaq", PassKind::Transform,
+      "Outlier self-absorption (METHODS.md OSAQ): W += B N^T with N the near-null space of H, so X W^T is kept "
+      "while the rows' max |w| shrink",
+      {p_float("gamma", "null-space tail energy fraction that fixes K", 1e-12, 0.5,
+               [](Pass& p) -> double& { return p.osaq.gamma; }),
+       p_float("tau", "softmax temperature relative to each row's max |w|", 1e-6, 100,
+               [](Pass& p) -> double& { return p.osaq.tau; }),
+       p_float("mu1", "ridge, relative to tr(N^T S_i N)", 0, 1e6, [](Pass& p) -> double& { return p.osaq.mu1; }),
+       p_float("mu2", "row-mean penalty, relative to tr(N^T S_i N)", 0, 1e6,
+               [](Pass& p) -> double& { return p.osaq.mu2; }),
+       p_string("k_rule", "reach: K reaches gamma of the energy (METHODS.md); below: K stays under it",
+                [](Pass& p) -> std::string& { return p.osaq_k_rule; }),
+       p_float("max_ratio", "keep a linear's W when its calibration output change ratio exceeds this (0: never)", 0,
+               1e6, [](Pass& p) -> double& { return p.osaq_max_ratio; })}});
+  r.push_back(PassInfo{
+      "awq", PassKind::Transform,
+      "Activation-aware scaling (Lin et al. 2023): s = absmean^alpha per shared input, alpha searched on a grid "
+      "against the solver's format, 1/s folded into the producer (RMSNorm, v_proj rows, up_proj rows)",
+      {p_int("grid", "alpha grid points in [0, 1)", 1, 1000, [](Pass& p) -> int& { return p.awq.grid; }),
+       p_bool("clip_search", "also search a clipping ratio per group", [](Pass& p) -> bool& { return p.awq.clip_search; }),
+       p_bool("o_proj", "also scale o_proj's input (folded into v_proj rows; tied over heads sharing a kv head)",
+              [](Pass& p) -> bool& { return p.awq_o_proj; })}});
+  std::vector<ParamInfo> rtn = spec_params();
+  rtn.push_back(p_bool("clip_search", "grid-search a clipping ratio in [0.5, 1] per group (min squared error)",
+                       [](Pass& p) -> bool& { return p.spec.clip_search; }));
+  rtn.push_back(p_string("format", "a format name (int4-g128, fp4-g32, nvfp4, mxfp4, ...) instead of bits/group/sym",
+                         [](Pass& p) -> std::string& { return p.format; }));
+  r.push_back(PassInfo{"rtn", PassKind::Solver, "Round to nearest with the chosen format", std::move(rtn)});
+  std::vector<ParamInfo> gptq = spec_params();
+  gptq.push_back(p_bool("act_order", "process columns by descending diag(H)", [](Pass& p) -> bool& { return p.gptq.act_order; }));
+  gptq.push_back(p_bool("static_groups", "with act_order: group scales fixed before the column loop",
+                        [](Pass& p) -> bool& { return p.gptq.static_groups; }));
+  gptq.push_back(p_float("damp", "H += damp * mean(diag H) * I", 0, 1, [](Pass& p) -> double& { return p.gptq.damp; }));
+  gptq.push_back(p_int("block", "columns per lazy batch update", 1, 1 << 16, [](Pass& p) -> int& { return p.gptq.block; }));
+  r.push_back(PassInfo{"gptq", PassKind::Solver,
+                       "GPTQ (Frantar et al. 2022): column-wise quantization with Hessian error feedback",
+                       std::move(gptq)});
+  return r;
+}
+
+}  // namespace
+
+const ParamInfo* PassInfo::find(const std::string& param) const {
+  for (const ParamInfo& p : params)
+    if (p.name == param) return &p;
+  return nullptr;
+}
+
+const std::vector<PassInfo>& pass_registry() {
+  static const std::vector<PassInfo> registry = build_registry();
+  return registry;
+}
+
+const PassInfo* find_pass(const std::string& name) {
+  for (const PassInfo& p : pass_registry())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::string pass_names() {
+  std::vector<std::string> names;
+  for (const PassInfo& p : pass_registry()) names.push_back(p.name);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string param_names(const PassInfo& info) {
+  std::vector<std::string> names;
+  for (const ParamInfo& p : info.params) names.push_back(p.name);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+std::string param_value_str(const ParamValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>) return x.empty() ? "\"\"" : x;
+        else return fmt::format("{}", x);
+      },
+      v);
+}
+
+static const char* type_name(ParamType t) {
+  switch (t) {
+    case ParamType::Int: return "int";
+    case ParamType::Float: return "float";
+    case ParamType::Bool: return "bool";
+    case ParamType::String: return "string";
+  }
+  return "?";
+}
+
+std::string recipe_help() {
+  std::string s;
+  for (const PassInfo& info : pass_registry()) {
+    Pass defaults;
+    s += fmt::format("  {} ({}): {}\n", info.name, info.kind == PassKind::Solver ? "solver" : "transform", info.help);
+    for (const ParamInfo& p : info.params) {
+      std::string range;
+      if (p.type == ParamType::Int || p.type == ParamType::Float) range = fmt::format(" in [{}, {}]", p.min, p.max);
+      s += fmt::format("      {:<14} {}{}, default {}: {}\n", p.name, type_name(p.type), range,
+                       param_value_str(p.get(defaults)), p.help);
+    }
+  }
+  return s;
+}
+
+void finalize_pass(Pass& p, const std::string& where) {
+  const PassInfo* info = find_pass(p.name);
+  HESSQ_CHECK(info != nullptr, "{}: unknown pass '{}'", where, p.name);
+  if (p.name == "osaq") {
+    HESSQ_CHECK(p.osaq_k_rule == "reach" || p.osaq_k_rule == "below", "{}: osaq: 'k_rule' must be reach or below, got '{}'",
+                where, p.osaq_k_rule);
+    p.osaq.k_rule = p.osaq_k_rule == "reach" ? methods::OsaqKRule::Reach : methods::OsaqKRule::Below;
+  }
+  if (info->kind != PassKind::Solver) return;
+  if (!p.format.empty()) {
+    const bool clip = p.spec.clip_search;
+    p.spec = formats::parse_spec(p.format);
+    p.spec.clip_search = p.spec.clip_search || clip;
+    return;
+  }
+  p.spec.format = formats::Format::Int;
+  p.spec.granularity = p.spec.group > 0 ? formats::Granularity::PerGroup : formats::Granularity::PerChannel;
+}
+
+}  // namespace hessq::pipeline

@@ -1,0 +1,187 @@
+// The quantize CLI contract on stories260K: quantize -> eval/inspect/generate, --recipe, --dump,
+// and bad input (clear message, exit 1, nothing written).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "hessq/io/checkpoint.hpp"
+#include "hessq/io/npy.hpp"
+#include "hessq/runtime/quantized_linear.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hessq::test {
+
+static const std::string kModel = stories_bin();
+static const std::string kText = shared_path("data/tinystories/tinystories_validation_head.txt");
+// Small and fast: 4 windows of 128 tokens from the first 20000 bytes, 2 held out.
+static const std::string kCalib = " --calib " + kText +
+                                  " --calib-max-chars 20000 --calib-tokens 512 --calib-window 128 --heldout-tokens 256";
+// Evaluation text disjoint from the calibration bytes.
+static const std::string kEvalText = " --ppl " + kText + " --skip-chars 100000 --max-chars 6000 --ctx 256 --json";
+
+static void write_file(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
+
+TEST(QuantizeCli, QuantizeThenEvalInspectGenerate) {
+  const fs::path dir = scratch_dir();
+  const std::string out = (dir / "w4.hessq").string();
+  CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --method gptq --bits 4 --group 32 --act-order --out " + out);
+  ASSERT_EQ(q.code, 0) << q.err;
+  EXPECT_NE(q.out.find("35 quantized linears (int4-asym-g32)"), std::string::npos) << q.out;
+  EXPECT_NE(q.err.find("[blk 5/5] down_proj gptq int4-asym-g32  loss"), std::string::npos) << q.err;
+
+  CliResult fe = run_hessq("eval --model " + kModel + kEvalText);
+  CliResult qe = run_hessq("eval --model " + out + kEvalText);
+  ASSERT_EQ(fe.code, 0) << fe.err;
+  ASSERT_EQ(qe.code, 0) << qe.err;
+  const double f = nlohmann::json::parse(fe.out)["ppl"], qp = nlohmann::json::parse(qe.out)["ppl"];
+  EXPECT_EQ(nlohmann::json::parse(fe.out)["tokens"], nlohmann::json::parse(qe.out)["tokens"]);
+  // W4 g32 GPTQ costs a few percent on stories260K; bounds wide enough for any sane quantizer.
+  EXPECT_GT(qp, f * 0.95);
+  EXPECT_LT(qp, f * 1.5);
+
+  CliResult in = run_hessq("inspect " + out);
+  ASSERT_EQ(in.code, 0) << in.err;
+  EXPECT_NE(in.out.find("quantized     35 linears (int4-asym-g32 x35)"), std::string::npos) << in.out;
+  EXPECT_NE(in.out.find("bits/weight   "), std::string::npos) << in.out;
+
+  CliResult g = run_hessq("generate --model " + out + " --prompt 'Once upon a time' -n 20");
+  ASSERT_EQ(g.code, 0) << g.err;
+  EXPECT_EQ(g.out.rfind("Once upon a time", 0), 0u) << g.out;
+}
+
+TEST(QuantizeCli, RecipeFileAndDump) {
+  const fs::path dir = scratch_dir();
+  write_file(dir / "r.yaml", "passes:\n  - osaq: {gamma: 1e-4, max_ratio: 0.05}\n  - gptq: {bits: 3, group: 0}\n");
+  const std::string out = (dir / "m.hessq").string(), dump = (dir / "dump").string();
+  CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --recipe " + (dir / "r.yaml").string() + " --out " +
+                          out + " --dump " + dump + " --json");
+  ASSERT_EQ(q.code, 0) << q.err;
+  const auto summary = nlohmann::json::parse(q.out);
+  EXPECT_EQ(summary["recipe"]["passes"][0]["osaq"]["max_ratio"], 0.05);
+  EXPECT_EQ(summary["totals"]["quantized_linears"], 35);
+
+  std::ifstream mf(fs::path(out) / "hessq.json");
+  const auto manifest = nlohmann::json::parse(mf);
+  EXPECT_EQ(manifest["recipe"]["source"], (dir / "r.yaml").string());
+  EXPECT_TRUE(manifest["linears"][0]["diagnostics"]["osaq"].contains("output_ratio"));
+  EXPECT_EQ(manifest["calibration"]["tokens"], 512);
+
+  std::ifstream df(fs::path(dump) / "manifest.json");
+  const auto d = nlohmann::json::parse(df);
+  ASSERT_EQ(d["linears"].size(), 35u);
+  const auto& e = d["linears"][6];  // layer 0 down_proj
+  EXPECT_EQ(e["layer"], 0);
+  EXPECT_EQ(e["proj"], "down_proj");
+  const io::NpyArray w = io::read_npy((fs::path(dump) / e["w"].get<std::string>()).string());
+  const io::NpyArray x = io::read_npy((fs::path(dump) / e["x_calib"].get<std::string>()).string());
+  const io::NpyArray wq = io::read_npy((fs::path(dump) / e["w_q"].get<std::string>()).string());
+  EXPECT_EQ(w.shape, (std::vector<int64_t>{64, 172}));
+  EXPECT_EQ(x.shape, (std::vector<int64_t>{512, 172}));
+  EXPECT_EQ(wq.shape, (std::vector<int64_t>{64, 172}));
+  // The dumped W_q is exactly what the .hessq decodes to.
+  const model::Model m = io::load_model(out);
+  const Tensor& stored = dynamic_cast<const runtime::QuantizedLinear&>(*m.layers[0].down).weight();
+  EXPECT_TRUE(std::equal(wq.data.begin(), wq.data.end(), stored.ptr()));
+}
+
+TEST(QuantizeCli, PiqaFromEval) {
+  const fs::path dir = scratch_dir();
+  write_file(dir / "p.jsonl", R"({"goal": "Once upon a time, there was a little", "sol1": "girl named Lily.", "sol2": "qzx vbk jjw."})"
+                              "\n");
+  write_file(dir / "p-labels.lst", "0\n");
+  CliResult r = run_hessq("eval --model " + kModel + " --piqa " + (dir / "p.jsonl").string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tasks"]["piqa"]["n"], 1);
+  EXPECT_EQ(j["tasks"]["piqa"]["acc"], 1.0);
+  EXPECT_FALSE(j.contains("ppl"));
+}
+
+// Each failure: exit 1, the message names what is wrong, and no output (nor .tmp) is left.
+TEST(QuantizeCli, BadInputFailsCleanly) {
+  const fs::path dir = scratch_dir();
+  const std::string out = (dir / "o.hessq").string();
+  auto expect_fail = [&](const std::string& args, const std::string& message) {
+    CliResult r = run_hessq("--threads 1 quantize --model " + kModel + args);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(out)) << args;
+    EXPECT_FALSE(fs::exists(out + ".tmp")) << args;
+  };
+  write_file(dir / "unknown.yaml", "passes:\n  - osaq: {}\n  - gtpq: {bits: 4}\n");
+  expect_fail(kCalib + " --recipe " + (dir / "unknown.yaml").string() + " --out " + out,
+              "unknown.yaml:3: unknown pass 'gtpq'");
+  write_file(dir / "badparam.yaml", "passes:\n  - gptq:\n      bits: 4\n      dmap: 0.1\n");
+  expect_fail(kCalib + " --recipe " + (dir / "badparam.yaml").string() + " --out " + out,
+              "badparam.yaml:4: gptq: unknown parameter 'dmap'");
+  write_file(dir / "range.yaml", "passes:\n  - rtn: {bits: 12}\n");
+  expect_fail(kCalib + " --recipe " + (dir / "range.yaml").string() + " --out " + out,
+              "range.yaml:2: rtn: 'bits' must be an integer in [2, 8], got 12");
+  expect_fail(kCalib + " --method gptq --bits 9 --out " + out, "--bits: gptq: 'bits' must be an integer in [2, 8], got 9");
+  expect_fail(kCalib + " --method rtn --bits 4 --group 32 --no-pad --out " + out,
+              "down_proj has 172 inputs): group 32 does not divide its 172 inputs");
+  write_file(dir / "short.txt", "Once upon a time there was a cat.");
+  expect_fail(" --calib " + (dir / "short.txt").string() + " --method rtn --bits 4 --out " + out,
+              "short.txt: the calibration text gives");
+  expect_fail(kCalib + " --method rtn --bits 4 --out " + (dir / "missing" / "o.hessq").string(), "does not exist");
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+  expect_fail(kCalib + " --method rtn --bits 4 --out " + out + " --dump " + (dir / "nodir" / "d").string(),
+              "does not exist");
+  expect_fail(kCalib + " --out " + out, "give exactly one of --recipe FILE or --method NAME");
+}
+
+// W4A4 through the CLI: quantize with a low-rank branch, then eval / inspect / generate the .hessq.
+TEST(QuantizeCli, W4a4ArhqThenEvalInspectGenerate) {
+  const fs::path dir = scratch_dir();
+  const std::string out = (dir / "arhq.hessq").string();
+  CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib +
+                          " --method arhq --format nvfp4 --rank 4 --smooth --json --out " + out);
+  ASSERT_EQ(q.code, 0) << q.err;
+  const auto j = nlohmann::json::parse(q.out);
+  // rank 4 on stories260K: 4 (m + n) + n (smoothing) per linear; > 0 and well under the weights.
+  EXPECT_GT(j["totals"]["extra_params_pct"].get<double>(), 1.0);
+  EXPECT_LT(j["totals"]["extra_params_pct"].get<double>(), 20.0);
+  EXPECT_EQ(j["recipe"]["method"], "arhq");
+  EXPECT_TRUE(j["timing"].contains("lowrank_s"));
+
+  CliResult fe = run_hessq("eval --model " + kModel + kEvalText);
+  CliResult qe = run_hessq("eval --model " + out + kEvalText);
+  ASSERT_EQ(qe.code, 0) << qe.err;
+  const double f = nlohmann::json::parse(fe.out)["ppl"], qp = nlohmann::json::parse(qe.out)["ppl"];
+  EXPECT_GT(qp, f);       // W4A4 costs perplexity ...
+  EXPECT_LT(qp, f * 2.0);  // ... but a sane NVFP4 model stays within 2x on stories260K
+
+  CliResult in = run_hessq("inspect " + out);
+  ASSERT_EQ(in.code, 0) << in.err;
+  EXPECT_NE(in.out.find("recipe W4A4 arhq nvfp4"), std::string::npos) << in.out;
+  EXPECT_NE(in.out.find("extra params"), std::string::npos) << in.out;
+  CliResult g = run_hessq("generate --model " + out + " --prompt 'Once upon a time' -n 10");
+  ASSERT_EQ(g.code, 0) << g.err;
+}
+
+TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
+  const fs::path dir = scratch_dir();
+  const std::string out = (dir / "o.hessq").string();
+  auto expect_fail = [&](const std::string& args, const std::string& message) {
+    CliResult r = run_hessq("--threads 1 quantize --model " + kModel + kCalib + args + " --out " + out);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(out)) << args;
+    EXPECT_FALSE(fs::exists(out + ".tmp")) << args;
+  };
+  expect_fail(" --method arhq --format nvfp5 --rank 4", "nvfp5");
+  expect_fail(" --method arhq --format nvfp4 --rank 40", "rank 40 is too large for k_proj [32, 64]");
+  expect_fail(" --method quarot+gptq --format nvfp4", "gptq supports INT and MXFP4 weight formats");
+  expect_fail(" --method arhq --format nvfp4 --bits 4", "--bits/--group/--sym/--asym are weight-only flags");
+  expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank 4 needs a low-rank stage");
+  expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank stages");
+  expect_fail(" --method rtn --format int4 --aformat int4-g32", "down_proj [64, 172]");
+}
+
+}  // namespace hessq::test

@@ -1,0 +1,114 @@
+// The .hessq format: quantize -> write -> load gives identical dequantized weights and identical
+// logits; newer versions are refused; a missing output directory leaves nothing behind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "hessq/core/error.hpp"
+#include "hessq/io/hessq_format.hpp"
+#include "hessq/pipeline/driver.hpp"
+#include "hessq/runtime/quantized_linear.hpp"
+#include "pipeline/stories_fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hessq::pipeline {
+
+using test::Stories;
+
+static QuantizeResult quantize(const Stories& s, const std::string& yaml) {
+  DriverOptions opt;
+  opt.progress = false;
+  return quantize_model(s.m, parse_recipe(yaml, "test.yaml"), s.windows(), opt);
+}
+
+static const runtime::QuantizedLinear& qlin(const model::Model& m, int l, model::Proj p) {
+  return dynamic_cast<const runtime::QuantizedLinear&>(m.layers[l].linear(p));
+}
+
+static void expect_round_trip(const Stories& s, const std::string& yaml, const fs::path& dir) {
+  const QuantizeResult res = quantize(s, yaml);
+  io::HessqMeta meta;
+  meta.diagnostics = res.diagnostics;
+  io::write_hessq(dir.string(), res.model, meta);
+  const model::Model back = io::load_model(dir.string());  // through checkpoint dispatch
+  for (int l = 0; l < s.m.cfg.n_layers; ++l)
+    for (model::Proj p : model::kAllProjs) {
+      const auto &a = qlin(res.model, l, p), &b = qlin(back, l, p);
+      SCOPED_TRACE(io::linear_tensor_prefix(l, p));
+      EXPECT_EQ(a.spec(), b.spec());
+      EXPECT_EQ(a.stored_in_features(), b.stored_in_features());
+      EXPECT_EQ(a.packed().codes, b.packed().codes);
+      EXPECT_EQ(a.packed().scales, b.packed().scales);
+      EXPECT_EQ(a.packed().zeros, b.packed().zeros);
+      ASSERT_EQ(a.weight().shape, b.weight().shape);
+      EXPECT_TRUE(std::equal(a.weight().ptr(), a.weight().ptr() + a.weight().numel(), b.weight().ptr()));
+    }
+  const std::vector<int> tokens = s.tok->encode("Once upon a time, there was a big red ball.", true);
+  EXPECT_EQ(test::logits_of(res.model, tokens), test::logits_of(back, tokens));  // bit-identical
+  // The float view (convert / inspect) holds the same dequantized weights.
+  const io::Checkpoint ck = io::read_checkpoint(dir.string());
+  const Tensor& w = ck.tensors.at("model.layers.4.mlp.down_proj.weight");
+  const Tensor& wq = qlin(res.model, 4, model::Proj::Down).weight();
+  EXPECT_TRUE(std::equal(w.ptr(), w.ptr() + w.numel(), wq.ptr()));
+}
+
+TEST(HessqFormat, RoundTripGptqGroupedAsymWithPadding) {
+  Stories s;
+  const fs::path dir = test::scratch_dir() / "m.hessq";
+  expect_round_trip(s, "- gptq: {bits: 4, group: 32, act_order: true}\n", dir);
+  const nlohmann::ordered_json j = io::read_hessq_manifest(dir.string());
+  EXPECT_EQ(j["linears"].size(), 35u);
+  EXPECT_EQ(j["config"]["rope_style"], "interleaved");
+  EXPECT_EQ(j["linears"][6]["name"], "model.layers.0.mlp.down_proj");
+  EXPECT_EQ(j["linears"][6]["stored_shape"][1], 192);
+  // int4 asym g32: 4 + 16/32 (F16 scale) + 8/32 (U8 zero) = 4.75 bits; down_proj pays for padding.
+  EXPECT_DOUBLE_EQ(j["linears"][0]["bits_per_weight"].get<double>(), 4.75);
+  EXPECT_DOUBLE_EQ(j["linears"][6]["bits_per_weight"].get<double>(), 4.75 * 192 / 172);
+  EXPECT_FALSE(fs::exists(dir.string() + ".tmp"));
+}
+
+TEST(HessqFormat, RoundTripRtnSymPerChannelAndAwq) {
+  Stories s;
+  expect_round_trip(s, "- awq: {grid: 5}\n- rtn: {bits: 3, sym: true}\n", test::scratch_dir() / "a.hessq");
+}
+
+TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
+  Stories s;
+  const fs::path dir = test::scratch_dir() / "m.hessq";
+  const QuantizeResult res = quantize(s, "- rtn: {bits: 4}\n");
+  io::write_hessq(dir.string(), res.model, {});
+  const fs::path manifest = dir / "hessq.json";
+  nlohmann::ordered_json j = io::read_hessq_manifest(dir.string());
+  j["format_version"] = io::kHessqFormatVersion + 1;
+  std::ofstream(manifest) << j.dump(2);
+  try {
+    io::load_model(dir.string());
+    FAIL() << "a newer format version was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("format version 2 is newer than this hessq"), std::string::npos) << e.what();
+  }
+  // A linear whose record claims another shape than its stored codes.
+  j["format_version"] = io::kHessqFormatVersion;
+  j["linears"][0]["shape"] = {64, 128};
+  j["linears"][0]["stored_shape"] = {64, 128};
+  std::ofstream(manifest) << j.dump(2);
+  EXPECT_THROW(io::load_model(dir.string()), Error);
+}
+
+TEST(HessqFormat, MissingOutputDirectoryLeavesNothing) {
+  Stories s;
+  const fs::path root = test::scratch_dir();
+  const QuantizeResult res = quantize(s, "- rtn: {bits: 4}\n");
+  const fs::path out = root / "missing" / "m.hessq";
+  try {
+    io::write_hessq(out.string(), res.model, {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(root));
+}
+
+}  // namespace hessq::pipeline
