@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "hessq/core/random.hpp"
 #include "hessq/methods/arhq.hpp"
 
 namespace {
@@ -15,14 +16,7 @@ using hessq::methods::MatF;
 // splitmix64 + Box-Muller: seeded Gaussian entries, portable.
 MatF gaussian(int64_t rows, int64_t cols, uint64_t s, double sigma) {
   MatF M(rows, cols);
-  auto next = [&s] {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  };
-  for (Eigen::Index i = 0; i < M.size(); ++i)
-    M.data()[i] = static_cast<float>(sigma * std::sqrt(-2.0 * std::log(next() + 0x1.0p-54)) * std::cos(2 * M_PI * next()));
+  for (Eigen::Index i = 0; i < M.size(); ++i) M.data()[i] = static_cast<float>(sigma * hessq::normal01(s));
   return M;
 }
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "hessq/core/random.hpp"
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/methods/gptq.hpp"
 #include "hessq/methods/osaq.hpp"
@@ -30,13 +31,8 @@ constexpr int64_t kN = 4096, kTokens = 8192;
 class Rng {  // splitmix64 + Box-Muller, as the tests
  public:
   explicit Rng(uint64_t seed) : s_(seed) {}
-  double uniform() {
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-  double normal() { return std::sqrt(-2.0 * std::log(uniform() + 0x1.0p-54)) * std::cos(2 * M_PI * uniform()); }
+  double uniform() { return uniform01(s_); }
+  double normal() { return normal01(s_); }
 
  private:
   uint64_t s_;

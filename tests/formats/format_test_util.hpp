@@ -4,15 +4,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "hessq/core/random.hpp"
+
 namespace hessq::formats::test {
 
-inline uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-inline double uniform01(uint64_t& s) { return static_cast<double>(splitmix(s) >> 11) * 0x1.0p-53; }
+using hessq::uniform01;
 
 // Gaussian-like values (Box-Muller) with ~1% outliers 20..100x larger, a few exact zeros, and some
 // rows scaled down by 2^-8 so per-row scales differ widely, as in LLM weights and activations.

@@ -156,7 +156,7 @@ TEST(QuantSpec, PackIntRoundTripFromGivenParams) {
     std::vector<IntParams> params(static_cast<size_t>(ns));
     for (IntParams& p : params) {
       p.scale = f16_to_f32(f32_to_f16(static_cast<float>(std::ldexp(1.0 + test::uniform01(s), -8 + int(test::uniform01(s) * 10)))));
-      if (!spec.symmetric) p.zero = static_cast<float>(test::splitmix(s) % ((1u << spec.bits)));
+      if (!spec.symmetric) p.zero = static_cast<float>(splitmix64(s) % ((1u << spec.bits)));
     }
     const int64_t len = spec.granularity == Granularity::PerTensor ? kRows * kCols
                         : spec.granularity == Granularity::PerGroup ? spec.group : kCols;

@@ -71,6 +71,18 @@ TEST(Linalg, CholeskyAndInverse) {
   EXPECT_THROW(cholesky_upper(singular), Error);
 }
 
+TEST(Linalg, UpperTriangularInverse) {
+  // Hand-computed: [[2, 1], [0, 4]]^-1 = [[1/2, -1/8], [0, 1/4]].
+  Mat R(2, 2);
+  R << 2, 1, 7 /* below the diagonal: ignored */, 4;
+  Mat expect(2, 2);
+  expect << 0.5, -0.125, 0, 0.25;
+  EXPECT_LE((upper_triangular_inverse(R) - expect).norm(), 1e-15);
+  Mat Z = Mat::Identity(3, 3);
+  Z(1, 1) = 0;
+  EXPECT_THROW(upper_triangular_inverse(Z), Error);
+}
+
 TEST(Linalg, SquareRootsWithClamping) {
   Mat A = random_spd(30, 8);
   Roots r = sqrt_and_inv_sqrt(A, 1e-12, false);

@@ -5,16 +5,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "hessq/core/random.hpp"
 #include "hessq/methods/common.hpp"
 
 namespace hessq::test {
-
-inline double uniform01(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-}
 
 inline methods::MatF gaussian(int64_t rows, int64_t cols, uint64_t seed, double sigma = 1.0) {
   methods::MatF M(rows, cols);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/linalg/linalg.hpp"
 #include "hessq/methods/common.hpp"
@@ -20,13 +21,8 @@ namespace hessq::methods::test {
 class Rng {
  public:
   explicit Rng(uint64_t seed) : s_(seed) {}
-  double uniform() {  // in [0, 1)
-    uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-  double normal() { return std::sqrt(-2.0 * std::log(uniform() + 0x1.0p-54)) * std::cos(2 * M_PI * uniform()); }
+  double uniform() { return uniform01(s_); }  // in [0, 1)
+  double normal() { return normal01(s_); }
 
  private:
   uint64_t s_;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/methods/gptq_mx.hpp"
 #include "hessq/methods/layer_quant.hpp"
@@ -17,10 +18,7 @@ namespace {
 MatF seeded(Eigen::Index r, Eigen::Index c, uint64_t seed) {  // splitmix64 -> uniform [-1, 1)
   MatF M(r, c);
   for (Eigen::Index i = 0; i < M.size(); ++i) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    M.data()[i] = static_cast<float>(static_cast<double>(z ^ (z >> 31)) / 9.223372036854775808e18 - 1.0);
+    M.data()[i] = static_cast<float>(static_cast<double>(splitmix64(seed)) / 9.223372036854775808e18 - 1.0);
   }
   return M;
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/core/half.hpp"
 #include "hessq/methods/lowrank_storage.hpp"
@@ -17,10 +18,7 @@ constexpr double kBalanceRelTol = 1e-6;
 static MatF seeded(Eigen::Index r, Eigen::Index c, uint64_t seed, float scale) {
   MatF M(r, c);
   for (Eigen::Index i = 0; i < M.size(); ++i) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    M.data()[i] = scale * static_cast<float>(static_cast<double>(z ^ (z >> 31)) / 9.223372036854775808e18 - 1.0);
+    M.data()[i] = scale * static_cast<float>(static_cast<double>(splitmix64(seed)) / 9.223372036854775808e18 - 1.0);
   }
   return M;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/runtime/act_quant_linear.hpp"
@@ -18,10 +19,7 @@ namespace {
 std::vector<float> seeded(int64_t n, uint64_t seed, double scale = 1.0) {  // splitmix64 -> uniform [-scale, scale)
   std::vector<float> v(n);
   for (auto& x : v) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    x = static_cast<float>(scale * (static_cast<double>(z ^ (z >> 31)) / 9.223372036854775808e18 - 1.0));
+    x = static_cast<float>(scale * (static_cast<double>(splitmix64(seed)) / 9.223372036854775808e18 - 1.0));
   }
   return v;
 }

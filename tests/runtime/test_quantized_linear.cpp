@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/runtime/quantized_linear.hpp"
@@ -14,10 +15,7 @@ namespace hessq::runtime {
 static std::vector<float> seeded(int64_t n, uint64_t seed) {  // splitmix64 -> uniform [-1, 1)
   std::vector<float> v(n);
   for (auto& x : v) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    x = static_cast<float>(static_cast<double>(z ^ (z >> 31)) / 9.223372036854775808e18 - 1.0);
+    x = static_cast<float>(static_cast<double>(splitmix64(seed)) / 9.223372036854775808e18 - 1.0);
   }
   return v;
 }

@@ -1,3 +1,4 @@
+#include "hessq/core/random.hpp"
 #include "hessq/calib/capture.hpp"
 
 #include <algorithm>
@@ -131,16 +132,6 @@ Capture capture_inputs(const model::Model& model, const std::vector<int>& stream
   return cap;
 }
 
-// splitmix64 (Steele et al. 2014): a portable seeded stream.
-static uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t& s) { return static_cast<double>(splitmix(s) >> 11) * 0x1.0p-53; }
-
 static void fill_gaussian(MatF& X, uint64_t& s) {
   float* p = X.data();
   for (Eigen::Index i = 0; i < X.size(); ++i) {  // Box-Muller, one value per pair of draws
@@ -160,11 +151,11 @@ Capture synthetic_inputs(const model::ModelConfig& cfg, const SyntheticOptions& 
     HESSQ_CHECK(opt.outlier_channels <= n, "--outlier-channels {} exceeds the {} features of {}", opt.outlier_channels,
                 n, input_name(c.kind));
     uint64_t s = opt.seed;
-    s = splitmix(s) ^ (static_cast<uint64_t>(c.layer) << 8 | static_cast<uint64_t>(c.kind));
+    s = splitmix64(s) ^ (static_cast<uint64_t>(c.layer) << 8 | static_cast<uint64_t>(c.kind));
     // Outlier channels: a seeded partial Fisher-Yates shuffle.
     std::vector<int64_t> idx(n);
     for (int64_t j = 0; j < n; ++j) idx[j] = j;
-    for (int k = 0; k < opt.outlier_channels; ++k) std::swap(idx[k], idx[k + splitmix(s) % (n - k)]);
+    for (int k = 0; k < opt.outlier_channels; ++k) std::swap(idx[k], idx[k + splitmix64(s) % (n - k)]);
     fill_gaussian(c.X_calib, s);
     fill_gaussian(c.X_eval, s);
     for (int k = 0; k < opt.outlier_channels; ++k) {

@@ -1,3 +1,4 @@
+#include "hessq/core/random.hpp"
 #include "hessq/linalg/linalg.hpp"
 
 #include <lapacke.h>
@@ -69,14 +70,7 @@ Svd svd_randomized(const Mat& A, int r, int oversample, int power_iters, uint64_
   // Gaussian test matrix from a seeded splitmix64 stream (Box-Muller), portable across libraries.
   Mat Omega(A.cols(), l);
   uint64_t s = seed;
-  auto next = [&s] {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  };
-  for (Eigen::Index i = 0; i < Omega.size(); ++i)
-    Omega.data()[i] = std::sqrt(-2.0 * std::log(next() + 0x1.0p-54)) * std::cos(2 * M_PI * next());
+  for (Eigen::Index i = 0; i < Omega.size(); ++i) Omega.data()[i] = normal01(s);
   Mat Q = orthonormal(A * Omega);
   for (int it = 0; it < power_iters; ++it) {
     Mat Z = orthonormal(A.transpose() * Q);
@@ -108,6 +102,16 @@ Mat spd_inverse(const Mat& A) {
   lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, U.data(), n);
   HESSQ_CHECK(info == 0, "spd_inverse: LAPACK dpotri failed on a {}x{} matrix (info {})", n, n, info);
   Mat inv = U.selfadjointView<Eigen::Upper>();
+  return inv;
+}
+
+Mat upper_triangular_inverse(const Mat& R) {
+  HESSQ_CHECK(R.rows() == R.cols(), "triangular inverse: matrix is {}x{}, expected square", R.rows(), R.cols());
+  Mat inv = R.triangularView<Eigen::Upper>();
+  const lapack_int n = static_cast<lapack_int>(R.rows());
+  if (n == 0) return inv;
+  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', n, inv.data(), n);
+  HESSQ_CHECK(info == 0, "triangular inverse: diagonal entry {} of the {}x{} matrix is zero", info, n, n);
   return inv;
 }
 

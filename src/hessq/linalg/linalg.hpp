@@ -32,6 +32,9 @@ Svd svd_randomized(const Mat& A, int r, int oversample = 10, int power_iters = 2
 Mat cholesky_upper(const Mat& A);
 // Inverse of a symmetric positive definite matrix via Cholesky.
 Mat spd_inverse(const Mat& A);
+// Inverse of an upper-triangular matrix (the strict lower triangle is ignored). Throws on a zero
+// diagonal entry.
+Mat upper_triangular_inverse(const Mat& R);
 
 // A^(1/2) and A^(-1/2) of a symmetric PSD matrix with eigenvalues clamped to >= eps (absolute) or
 // >= eps * max eigenvalue (relative). `clamped` counts the eigenvalues raised.

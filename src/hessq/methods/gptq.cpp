@@ -1,7 +1,6 @@
 #include "hessq/methods/gptq.hpp"
 
 #include <cblas.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <cmath>
@@ -74,11 +73,8 @@ linalg::Mat reversed_damped(const linalg::Mat& H_in, const std::vector<int64_t>&
 }
 
 MatRF upper_inverse_factor(const linalg::Mat& R) {
-  linalg::Mat Rinv = R;
+  const linalg::Mat Rinv = linalg::upper_triangular_inverse(R);
   const int64_t n = R.rows();
-  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', static_cast<lapack_int>(n), Rinv.data(),
-                                         static_cast<lapack_int>(n));
-  HESSQ_CHECK(info == 0, "gptq: triangular inverse failed (LAPACK dtrtri info {})", info);
   MatRF U = MatRF::Zero(n, n);  // U(i, j) = Rinv(n-1-j, n-1-i), upper
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i)

@@ -1,3 +1,4 @@
+#include "hessq/core/random.hpp"
 #include "hessq/model/synth.hpp"
 
 #include <cmath>
@@ -58,13 +59,6 @@ std::vector<NamedShape> shapes() {
   };
 }
 
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Fills t with N(0, std^2) (Box-Muller). Blocks of 4096 values get their own stream, seeded from
 // (seed, name, block), so the result does not depend on how blocks are spread over threads.
 void fill_normal(Tensor& t, float stddev, uint64_t seed, const std::string& name) {
@@ -77,8 +71,8 @@ void fill_normal(Tensor& t, float stddev, uint64_t seed, const std::string& name
   for (int64_t b = 0; b < blocks; ++b) {
     uint64_t s = base + 0x632be59bd9b4e019ull * static_cast<uint64_t>(b + 1);
     for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); i += 2) {
-      const double u1 = (static_cast<double>(splitmix(s) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-      const double u2 = static_cast<double>(splitmix(s) >> 11) * 0x1.0p-53;
+      const double u1 = (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+      const double u2 = static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-53;
       const double r = std::sqrt(-2.0 * std::log(u1)) * stddev;
       p[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
       if (i + 1 < n) p[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));

@@ -162,8 +162,11 @@ LinearSolution solve_w4a4_linear(const LinearProblem& p, const W4a4Config& c) {
     return c.format.w.format == formats::Format::MxFp4 ? methods::solve_gptq_mx(W_in, Hp, c.format.w, c.gptq)
                                                        : methods::solve_gptq(W_in, Hp, c.format.w, c.gptq);
   });
-  auto residual = runtime::make_quantized_linear(qw.spec, W_in.data(), qw.W_q.data(), qw.int_params, m, np, n, p.bias,
-                                                 p.name);
+  // MXFP4 GPTQ has no per-group parameters: its W_q (a fixed point of the MXFP4 quantizer, see
+  // methods/gptq_mx.hpp) is what gets packed, not the weight it started from.
+  const bool pack_result = c.solver == "gptq" && qw.int_params.empty();
+  auto residual = runtime::make_quantized_linear(qw.spec, pack_result ? qw.W_q.data() : W_in.data(), qw.W_q.data(),
+                                                 qw.int_params, m, np, n, p.bias, p.name);
   out.residual_s = seconds_since(t0);
 
   // Step 4: the run-time layer.

@@ -1,3 +1,4 @@
+#include "hessq/core/random.hpp"
 #include "hessq/runtime/sampler.hpp"
 
 #include <algorithm>
@@ -13,13 +14,7 @@ Sampler::Sampler(const SamplerOptions& opt) : opt_(opt), state_(opt.seed) {
 }
 
 // splitmix64: a fixed, portable generator, so sampled text does not depend on the standard library.
-double Sampler::uniform() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
+double Sampler::uniform() { return uniform01(state_); }
 
 int Sampler::sample(const float* logits, int V) {
   if (opt_.temperature == 0.0f) return static_cast<int>(std::max_element(logits, logits + V) - logits);

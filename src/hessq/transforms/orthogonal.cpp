@@ -1,3 +1,4 @@
+#include "hessq/core/random.hpp"
 #include "hessq/transforms/orthogonal.hpp"
 
 #include <cmath>
@@ -13,19 +14,12 @@ namespace {
 
 using RowMat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-uint64_t splitmix(uint64_t& s) {
-  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Independent streams per purpose: FNV-1a of a tag mixed with the seed and the size.
 uint64_t stream_seed(uint64_t seed, const char* tag, int n) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (const char* c = tag; *c; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 0x100000001b3ull;
   uint64_t s = seed ^ h ^ (static_cast<uint64_t>(n) * 0x632be59bd9b4e019ull);
-  splitmix(s);
+  splitmix64(s);
   return s;
 }
 
@@ -93,8 +87,8 @@ Mat random_orthogonal(int n, uint64_t seed) {
   Mat G(n, n);
   uint64_t st = seed;
   for (Eigen::Index i = 0; i < G.size(); i += 2) {  // Box-Muller pairs, column-major fill
-    const double u1 = (static_cast<double>(splitmix(st) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-    const double u2 = static_cast<double>(splitmix(st) >> 11) * 0x1.0p-53;
+    const double u1 = (static_cast<double>(splitmix64(st) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+    const double u2 = static_cast<double>(splitmix64(st) >> 11) * 0x1.0p-53;
     const double r = std::sqrt(-2.0 * std::log(u1));
     G.data()[i] = r * std::cos(2 * M_PI * u2);
     if (i + 1 < G.size()) G.data()[i + 1] = r * std::sin(2 * M_PI * u2);
@@ -131,7 +125,7 @@ Rotation make_rotation(int n, const RotationOptions& opt, const std::string& wha
   if (opt.random_signs) {
     uint64_t st = stream_seed(opt.seed, "signs", n);
     R.s.resize(n);
-    for (int j = 0; j < n; ++j) R.s[j] = (splitmix(st) >> 63) ? -1 : 1;
+    for (int j = 0; j < n; ++j) R.s[j] = (splitmix64(st) >> 63) ? -1 : 1;
     R.construction += fmt::format(" diag(signs, seed {})", opt.seed);
   }
   return R;
