@@ -182,6 +182,14 @@ TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
   expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank 4 needs a low-rank stage");
   expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank stages");
   expect_fail(" --method rtn --format int4 --aformat int4-g32", "down_proj [64, 172]");
+  write_file(dir / "w4a4.yaml", "format: int4\npasses:\n  - smoothquant\n  - svdquant: {rank: 2}\n  - rtn\n");
+  expect_fail(" --recipe " + (dir / "w4a4.yaml").string() + " --rank 4", "--rank/--smooth/--alloc/--wformat/--aformat go with --format");
+  write_file(dir / "bad.yaml", "format: int4\npasses:\n  - svdquant: {rank: 2, mult: 3}\n");
+  expect_fail(" --recipe " + (dir / "bad.yaml").string(), "bad.yaml:3: svdquant: unknown parameter 'mult'");
+  CliResult ok = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --recipe " + (dir / "w4a4.yaml").string() +
+                           " --json --out " + out);
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(nlohmann::json::parse(ok.out)["recipe"]["method"], "smoothquant+svdquant+rtn");
 }
 
 }  // namespace hessq::test

@@ -18,6 +18,7 @@
 #include "hessq/pipeline/dump.hpp"
 #include "hessq/pipeline/recipe.hpp"
 #include "hessq/pipeline/w4a4_driver.hpp"
+#include "hessq/pipeline/w4a4_recipe.hpp"
 
 namespace fs = std::filesystem;
 
@@ -181,9 +182,10 @@ static void print_summary(const QuantizeArgs& a, const std::string& what, nlohma
                                             : std::string());
 }
 
-// W4A4 (--format): pipeline::quantize_model_w4a4.
-static void run_w4a4(const QuantizeArgs& a) {
-  HESSQ_CHECK(a.recipe.empty(), "--format selects a W4A4 method given with --method; --recipe is weight-only");
+// The W4A4 configuration from --method and --format with their flags.
+static pipeline::W4a4Config w4a4_from_flags(const QuantizeArgs& a) {
+  HESSQ_CHECK(a.recipe.empty(), "--format goes with --method; a W4A4 recipe names its format inside ('format: {}')",
+              a.format);
   HESSQ_CHECK(!a.method.empty(), "--format {} needs --method (rtn, gptq, smoothquant, svdquant, arhq, arhq-h, "
                                  "quarot+rtn, quarot+gptq, arhq+gptq, ...)", a.format);
   HESSQ_CHECK(!a.o_bits->count() && !a.o_group->count() && !a.sym && !a.asym,
@@ -191,8 +193,6 @@ static void run_w4a4(const QuantizeArgs& a) {
               "--wformat SPEC, e.g. int4-g128, to change the weight side)", a.format);
   HESSQ_CHECK(!a.o_gamma->count() && !a.o_tau->count() && !a.o_grid->count() && !a.clip,
               "--gamma/--tau/--grid/--clip apply to the weight-only methods (osaq, awq), not to --format {}", a.format);
-  HESSQ_CHECK(a.dump.empty(), "--dump is available for weight-only methods; W4A4 runs write per-linear diagnostics "
-                              "into hessq.json");
   HESSQ_CHECK(a.lowrank_dtype == "f16" || a.lowrank_dtype == "f32", "--lowrank-dtype must be f16 or f32, got '{}'",
               a.lowrank_dtype);
   pipeline::W4a4Config c = pipeline::w4a4_config_for_method(a.method, a.format, a.rank, a.smooth);
@@ -213,7 +213,13 @@ static void run_w4a4(const QuantizeArgs& a) {
   c.sequential = !a.float_inputs;
   HESSQ_CHECK(!a.act_order || c.solver == "gptq", "--act-order applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!a.o_damp->count() || c.solver == "gptq", "--damp applies to gptq only (method {})", a.method);
+  return c;
+}
 
+// W4A4: pipeline::quantize_model_w4a4.
+static void run_w4a4(const QuantizeArgs& a, const pipeline::W4a4Config& c) {
+  HESSQ_CHECK(a.dump.empty(), "--dump is available for weight-only methods; W4A4 runs write per-linear diagnostics "
+                              "into hessq.json");
   check_paths(a);
   model::Model m = io::load_model(a.model);
   pipeline::check_w4a4_fits(c, m.cfg);
@@ -232,8 +238,26 @@ static void run_w4a4(const QuantizeArgs& a) {
                 {{"recipe", meta.recipe}, {"summary", meta.summary}, {"timing", meta.timing}});
 }
 
+static std::string slurp_recipe(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  HESSQ_CHECK(f.good(), "{}: cannot open recipe", path);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
 static void run_quantize(const QuantizeArgs& a) {
-  if (!a.format.empty()) return run_w4a4(a);
+  if (!a.format.empty()) return run_w4a4(a, w4a4_from_flags(a));
+  if (!a.recipe.empty()) {
+    const std::string text = slurp_recipe(a.recipe);
+    if (pipeline::is_w4a4_recipe(text)) {
+      HESSQ_CHECK(a.method.empty(), "give exactly one of --recipe FILE or --method NAME");
+      HESSQ_CHECK(a.rank == 0 && !a.smooth && !a.alloc && a.wformat.empty() && a.aformat.empty(),
+                  "--rank/--smooth/--alloc/--wformat/--aformat go with --format; with a recipe put them in {}",
+                  a.recipe);
+      pipeline::W4a4Config c = pipeline::parse_w4a4_recipe(text, a.recipe);
+      if (a.float_inputs) c.sequential = false;
+      return run_w4a4(a, c);
+    }
+  }
   // 1. Everything that can be checked before calibrating.
   pipeline::Recipe recipe = build_recipe(a);
   if (a.float_inputs) recipe.sequential = false;
@@ -284,7 +308,8 @@ void add_quantize(CLI::App& app) {
   sub->add_option("--calib-max-chars", a->calib_max_chars,
                   "Use only the first N bytes of the calibration text (keeps it disjoint from an eval --skip-chars N)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--recipe", a->recipe, "YAML recipe: passes with parameters (see below)");
+  sub->add_option("--recipe", a->recipe, "YAML recipe: passes with parameters (see below; with a top-level 'format' "
+                                         "key, a W4A4 recipe)");
   sub->add_option("--method", a->method, "One method instead of a recipe: rtn, gptq, awq, osaq+rtn, osaq+gptq, osaq+awq");
   a->o_bits = sub->add_option("--bits", a->bits, "--method: integer bits per weight (2..8)");
   a->o_group = sub->add_option("--group", a->group, "--method: inputs per scale group; 0 = per output channel");
@@ -336,6 +361,8 @@ void add_quantize(CLI::App& app) {
   sub->footer("Recipe (YAML):\n  sequential: true\n  passes:\n    - osaq: {gamma: 1e-4}\n"
               "    - gptq: {bits: 3, group: 64, act_order: true}\n\nPasses (transforms first, one solver last):\n" +
               pipeline::recipe_help() +
+              "\nW4A4 recipe (YAML):\n  format: nvfp4\n  passes:\n    - smoothquant\n    - arhq: {rank: 16}\n"
+              "    - rtn\n" +
               "\nExample:\n  hessq quantize --model ../shared/models/stories260K/stories260K.bin --calib "
               "../shared/data/tinystories/tinystories_validation_head.txt --calib-max-chars 100000 --method gptq --bits 4 "
               "--group 32 --out /tmp/s260k-gptq-w4g32.hessq\n"
