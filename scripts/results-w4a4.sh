@@ -6,7 +6,7 @@
 #                sequential (block k calibrates on the outputs of the quantized blocks < k);
 #   perplexity:  the next 100000 bytes (eval --skip-chars 100000 --max-chars 100000), windows of 512;
 #   scale run:   `hessq synth --like qwen3-4b --layers 2`, ARHQ rank 128 NVFP4, time per stage and
-#                peak memory (/usr/bin/time -v), unless SKIP_SYNTH=1.
+#                peak memory (/usr/bin/time -v), unless SKIP_SYNTH=1 (SKIP_STORIES=1: only this run).
 # Usage: scripts/results-w4a4.sh [HESSQ_BINARY] [SHARED_DIR] [WORK_DIR]
 # Every quantized model, its hessq.json and each eval JSON are kept under WORK_DIR.
 set -euo pipefail
@@ -42,7 +42,6 @@ row() {
     "$(fmt2 "$(field extra_params_pct "$work/$name.q.json")")" "$(fmt3 "$(field bits_per_weight_quantized "$work/$name.q.json")")" \
     "$(fmt2 "$(field snr_db "$work/$name.q.json")")"
 }
-na() { printf '| %s | n/a: %s | | | | |\n' "$1" "$2"; }
 
 echo "## W4A4 (NVFP4, MXFP4, INT4): SmoothQuant, QuaRot, SVDQuant, ARHQ"
 echo
@@ -66,7 +65,7 @@ echo "smoothing); mean layer SNR (dB) over the 35 linears on 1024 strided calibr
 echo "stories260K is tiny (dim 64): a rank-r branch costs r(m+n)/(mn) = ~3.1% of q_proj per rank unit."
 echo
 
-for f in nvfp4 mxfp4 int4; do
+for f in $([ "${SKIP_STORIES:-0}" = 1 ] || echo nvfp4 mxfp4 int4); do
   echo "### $f"
   echo
   echo "| method | PPL | ΔPPL vs FP32 | extra params % | bits/weight | mean layer SNR (dB) |"
@@ -75,22 +74,14 @@ for f in nvfp4 mxfp4 int4; do
   row "RTN (W4A4 baseline)" "$f-rtn" --method rtn --format "$f"
   row "SmoothQuant" "$f-smoothquant" --method smoothquant --format "$f"
   row "QuaRot+RTN" "$f-quarot-rtn" --method quarot+rtn --format "$f"
-  if [ "$f" = nvfp4 ]; then
-    na "QuaRot+GPTQ" "GPTQ supports INT and MXFP4 weights (NVFP4's E4M3 block and FP32 global scales are not a GPTQ grid)"
-  else
-    row "QuaRot+GPTQ" "$f-quarot-gptq" --method quarot+gptq --format "$f"
-  fi
+  row "QuaRot+GPTQ" "$f-quarot-gptq" --method quarot+gptq --format "$f"
   for r in 4 8 16; do row "SVDQuant r=$r" "$f-svdquant-r$r" --method svdquant --format "$f" --rank "$r"; done
   for r in 4 8 16; do row "SVDQuant r=$r smoothed" "$f-svdquant-r$r-smooth" --method svdquant --format "$f" --rank "$r" --smooth; done
   for r in 4 8 16; do row "ARHQ r=$r" "$f-arhq-r$r" --method arhq --format "$f" --rank "$r"; done
   for r in 4 8 16; do row "ARHQ r=$r smoothed" "$f-arhq-r$r-smooth" --method arhq --format "$f" --rank "$r" --smooth; done
   row "ARHQ-H r=8 (mult 16)" "$f-arhq-h-r8" --method arhq-h --format "$f" --rank 8
   row "ARHQ r=8 budget, ranks allocated" "$f-arhq-alloc8" --method arhq --format "$f" --rank 8 --alloc
-  if [ "$f" = nvfp4 ]; then
-    na "ARHQ+GPTQ" "see QuaRot+GPTQ"
-  else
-    for r in 4 8 16; do row "ARHQ+GPTQ r=$r" "$f-arhq-gptq-r$r" --method arhq+gptq --format "$f" --rank "$r"; done
-  fi
+  for r in 4 8 16; do row "ARHQ+GPTQ r=$r" "$f-arhq-gptq-r$r" --method arhq+gptq --format "$f" --rank "$r"; done
   echo
 done
 

@@ -177,7 +177,7 @@ TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
   };
   expect_fail(" --method arhq --format nvfp5 --rank 4", "nvfp5");
   expect_fail(" --method arhq --format nvfp4 --rank 40", "rank 40 is too large for k_proj [32, 64]");
-  expect_fail(" --method quarot+gptq --format nvfp4", "gptq supports INT and MXFP4 weight formats");
+  expect_fail(" --method quarot+gptq --format nvfp4-ref", "gptq supports INT, MXFP4 and NVFP4 (1x16) weight formats");
   expect_fail(" --method arhq --format nvfp4 --bits 4", "--bits/--group/--sym/--asym are weight-only flags");
   expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank 4 needs a low-rank stage");
   expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank stages");

@@ -89,14 +89,14 @@ TEST(W4a4, EveryMethodRunsAndReportsItsCost) {
   }
 }
 
-// GPTQ on the residual weight, for each weight format it supports (INT and MXFP4): the packed model
+// GPTQ on the residual weight, for each weight format it supports (INT, MXFP4, NVFP4): the packed model
 // decodes to exactly what the solver produced (make_quantized_linear checks it bit for bit) and the
 // model runs. The per-layer SNR is not compared with RTN: GPTQ minimizes the weight-side error
 // tr(dW H dW^T), not the W4A4 output error.
 TEST(W4a4, GptqOnTheResidualPacksForIntAndMxfp4) {
   Stories s;
   const std::vector<int> tokens = probe_tokens(s);
-  for (const char* f : {"int4", "mxfp4"})
+  for (const char* f : {"int4", "mxfp4", "nvfp4"})
     for (const char* method : {"gptq", "quarot+gptq", "arhq+gptq"}) {
       SCOPED_TRACE(std::string(method) + " " + f);
       const W4a4Result r = run(s, method, f, std::string(method) == "arhq+gptq" ? 4 : 0);

@@ -50,8 +50,8 @@ TEST(W4a4BadInput, RankLargerThanALinearAllows) {
 
 TEST(W4a4BadInput, GptqOnANonIntWeightFormat) {
   Stories s;
-  const std::string e = error_of(s.m, w4a4_config_for_method("quarot+gptq", "nvfp4", 0, false), s.windows());
-  EXPECT_HAS(e, "gptq supports INT and MXFP4 weight formats; the weight format is nvfp4");
+  const std::string e = error_of(s.m, w4a4_config_for_method("quarot+gptq", "nvfp4-2d", 0, false), s.windows());
+  EXPECT_HAS(e, "gptq supports INT, MXFP4 and NVFP4 (1x16) weight formats; the weight format is nvfp4-2d");
 }
 
 TEST(W4a4BadInput, ActivationFormatTheWeightFormatCannotPairWith) {

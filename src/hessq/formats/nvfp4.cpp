@@ -125,6 +125,40 @@ Packed nvfp4_pack(const QuantSpec& spec, const float* x, int64_t rows, int64_t c
   return pk;
 }
 
+float nvfp4_global_scale(const float* x, int64_t n) { return global_scale(x, n); }
+
+uint8_t nvfp4_block_scale_code(float amax_block, float g) { return block_scale(false, amax_block, g).code; }
+
+float nvfp4_quant_dequant(float x, float s, float g) { return element_value(element_code(x, s * g), s, g); }
+
+Packed nvfp4_pack_on_grid(const QuantSpec& spec, const float* xq, int64_t rows, int64_t cols, float g,
+                          const std::vector<uint8_t>& block_codes) {
+  check_spec(spec, rows, cols);
+  HESSQ_CHECK(!spec.nvfp4_ref && spec.granularity != Granularity::Tile2D,
+              "{}: packing on a given grid supports NVFP4 1x16 blocks in the standard mode", spec.name());
+  const int64_t nb = ceil_div(cols, kNvfp4Block);
+  HESSQ_CHECK(static_cast<int64_t>(block_codes.size()) == rows * nb, "{}: {} block scales for [{}, {}], expected {}",
+              spec.name(), block_codes.size(), rows, cols, rows * nb);
+  const CodeLayout L{4, cols};
+  Packed pk = make_packed(L, rows, rows * nb, "F8_E4M3");
+  pk.global_scale = g;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t jb = 0; jb < nb; ++jb) {
+      const uint8_t sc = block_codes[r * nb + jb];
+      pk.scales[r * nb + jb] = sc;
+      const float s = e4m3_decode(sc);
+      for (int64_t c = jb * kNvfp4Block; c < std::min((jb + 1) * kNvfp4Block, cols); ++c) {
+        const float x = xq[r * cols + c];
+        const uint8_t code = element_code(x, s * g);
+        HESSQ_CHECK(element_value(code, s, g) == x,
+                    "{}: value {} at [{}, {}] is not on the grid of block scale {} and global scale {}", spec.name(), x,
+                    r, c, s, g);
+        L.put(L.row(pk.codes, r), c, code);
+      }
+    }
+  return pk;
+}
+
 void nvfp4_unpack(const QuantSpec& spec, const Packed& pk, int64_t rows, int64_t cols, float* out) {
   check_spec(spec, rows, cols);
   const CodeLayout L{4, cols};

@@ -21,6 +21,7 @@
 // [ceil(rows/16), ceil(cols/16)].
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "hessq/formats/quant_spec.hpp"
 
@@ -34,5 +35,16 @@ int64_t nvfp4_num_scales(const QuantSpec& spec, int64_t rows, int64_t cols);
 void nvfp4_fake_quant(const QuantSpec& spec, const float* x, int64_t rows, int64_t cols, float* out);
 Packed nvfp4_pack(const QuantSpec& spec, const float* x, int64_t rows, int64_t cols);
 void nvfp4_unpack(const QuantSpec& spec, const Packed& p, int64_t rows, int64_t cols, float* out);
+
+// Steps 1 and 2 alone (standard mode), for solvers that choose block scales themselves (GPTQ enters
+// each block with error-updated values): g of a tensor, and the E4M3 code of a block's scale.
+float nvfp4_global_scale(const float* x, int64_t n);
+uint8_t nvfp4_block_scale_code(float amax_block, float g);
+// x^ = E2M1value(E2M1(x / d)) * s * g with d = s * g (step 3; 0 when d is 0).
+float nvfp4_quant_dequant(float x, float s, float g);
+// Packs xq [rows, cols], already on the grid of global scale g and 1x16 block scale codes
+// [rows, ceil(cols/16)] (standard mode, not tiles). Throws if an element is not E2M1 x s_b x g.
+Packed nvfp4_pack_on_grid(const QuantSpec& spec, const float* xq, int64_t rows, int64_t cols, float g,
+                          const std::vector<uint8_t>& block_codes);
 
 }  // namespace hessq::formats

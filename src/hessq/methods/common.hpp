@@ -1,6 +1,7 @@
 // Types shared by the per-linear solvers in methods/ (METHODS.md notation): W is [m, n] (out x in,
 // row-major like every tensor in hessq), statistics come from calib::Stats in double.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ struct QuantizedWeight {
   // INT formats solved column by column (GPTQ): the per-group parameters W_q lies on, row-major
   // [m, groups]; empty when W_q = fake_quant(spec, some W') so pack() recovers the codes itself.
   std::vector<formats::IntParams> int_params;
+  // The stored form when the solver packed W_q itself (GPTQ on NVFP4: scales it chose); else empty.
+  std::optional<formats::Packed> packed;
   double proxy_loss = 0;  // tr((W_q - W) H (W_q - W)^T), when H was available
 };
 

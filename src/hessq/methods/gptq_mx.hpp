@@ -13,8 +13,8 @@
 //   5. each value quantized to E2M1 x 2^e (round to nearest even, saturating at 6) with that scale.
 // The result is a fixed point of the MXFP4 quantizer (fake_quant(W_q) == W_q: a block whose values
 // are E2M1 x 2^e re-derives a scale 2^e' <= 2^e and every value stays representable), so it packs
-// with formats::pack and decodes exactly. MXFP8 lacks that property (E4M3 saturation at 448) and NVFP4
-// (non-power-of-two scales, a global scale) as well: both are refused, naming the format.
+// with formats::pack and decodes exactly. MXFP8 lacks that property (E4M3 saturation at 448) and is
+// refused, naming the format; NVFP4 has its own entry point below.
 // [choice] no act-order: a permuted column order would enter MX blocks out of order.
 #pragma once
 #include "hessq/formats/quant_spec.hpp"
@@ -29,5 +29,13 @@ namespace hessq::methods {
 // not positive definite. proxy_loss uses the caller's undamped H.
 QuantizedWeight solve_gptq_mx(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
                               const GptqOptions& opt = {});
+
+// The same loop for NVFP4 with 1x16 blocks (standard mode): the FP32 global scale g is fixed from W
+// (after step 1), each row's E4M3 block scale is chosen when the loop enters its block of 16 from
+// the error-updated values (s_b = E4M3(amax / 6 / g)), and values round to E2M1 x s_b x g. W_q is not
+// a fixed point of NVFP4's fake_quant (re-deriving g and s_b from W_q can differ), so the solver
+// packs it on its own grid (QuantizedWeight::packed, formats::nvfp4_pack_on_grid).
+QuantizedWeight solve_gptq_nvfp4(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
+                                 const GptqOptions& opt = {});
 
 }  // namespace hessq::methods

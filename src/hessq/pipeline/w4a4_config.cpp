@@ -116,12 +116,14 @@ void check_w4a4_fits(const W4a4Config& c, const model::ModelConfig& cfg) {
   HESSQ_CHECK(c.arhq_h_mult >= 0, "{}: the arhq-h multiplier must be >= 0, got {}", who, c.arhq_h_mult);
   formats::validate(c.format.w);
   if (c.solver == "gptq") {
-    const bool mx = c.format.w.format == formats::Format::MxFp4;
-    HESSQ_CHECK(c.format.w.format == formats::Format::Int || mx,
-                "{}: gptq supports INT and MXFP4 weight formats; the weight format is {} (use --format int4 or mxfp4, "
-                "or rtn for {})",
-                who, c.format.w.name(), c.format.name);
-    HESSQ_CHECK(!mx || !c.gptq.act_order, "{}: gptq on MXFP4 weights does not support act-order", who);
+    const formats::QuantSpec& w = c.format.w;
+    const bool mx = w.format == formats::Format::MxFp4;
+    const bool nv = w.format == formats::Format::NvFp4 && !w.nvfp4_ref && w.granularity != formats::Granularity::Tile2D;
+    HESSQ_CHECK(w.format == formats::Format::Int || mx || nv,
+                "{}: gptq supports INT, MXFP4 and NVFP4 (1x16) weight formats; the weight format is {} (use --format "
+                "int4, mxfp4 or nvfp4, or rtn for {})",
+                who, w.name(), c.format.name);
+    HESSQ_CHECK(!(mx || nv) || !c.gptq.act_order, "{}: gptq on {} weights does not support act-order", who, w.name());
   }
   Pass solver;  // the weight side's padding rule, shared with the weight-only pipeline
   solver.name = c.solver;

@@ -159,14 +159,16 @@ LinearSolution solve_w4a4_linear(const LinearProblem& p, const W4a4Config& c) {
   const linalg::Mat Hp = pad_sym(*p.H, np);
   const methods::QuantizedWeight qw = with_context("solving " + p.name, [&] {
     if (c.solver != "gptq") return methods::solve_rtn(W_in, c.format.w, &Hp);
-    return c.format.w.format == formats::Format::MxFp4 ? methods::solve_gptq_mx(W_in, Hp, c.format.w, c.gptq)
-                                                       : methods::solve_gptq(W_in, Hp, c.format.w, c.gptq);
+    if (c.format.w.format == formats::Format::MxFp4) return methods::solve_gptq_mx(W_in, Hp, c.format.w, c.gptq);
+    if (c.format.w.format == formats::Format::NvFp4) return methods::solve_gptq_nvfp4(W_in, Hp, c.format.w, c.gptq);
+    return methods::solve_gptq(W_in, Hp, c.format.w, c.gptq);
   });
-  // MXFP4 GPTQ has no per-group parameters: its W_q (a fixed point of the MXFP4 quantizer, see
-  // methods/gptq_mx.hpp) is what gets packed, not the weight it started from.
+  // GPTQ on MXFP4 has no per-group parameters: its W_q (a fixed point of the MXFP4 quantizer, see
+  // methods/gptq_mx.hpp) is what gets packed, not the weight it started from; on NVFP4 it packed itself.
   const bool pack_result = c.solver == "gptq" && qw.int_params.empty();
   auto residual = runtime::make_quantized_linear(qw.spec, pack_result ? qw.W_q.data() : W_in.data(), qw.W_q.data(),
-                                                 qw.int_params, m, np, n, p.bias, p.name);
+                                                 qw.int_params, m, np, n, p.bias, p.name,
+                                                 qw.packed ? &*qw.packed : nullptr);
   out.residual_s = seconds_since(t0);
 
   // Step 4: the run-time layer.

@@ -10,11 +10,13 @@ std::shared_ptr<QuantizedLinear> make_quantized_linear(const formats::QuantSpec&
                                                        const float* W_q,
                                                        const std::vector<formats::IntParams>& int_params, int64_t m,
                                                        int64_t n_stored, int64_t in_features,
-                                                       std::optional<Tensor> bias, const std::string& name) {
+                                                       std::optional<Tensor> bias, const std::string& name,
+                                                       const formats::Packed* prepacked) {
   const int64_t n = in_features;
   HESSQ_CHECK(m > 0 && n > 0 && n <= n_stored, "{}: {} input features but [{}, {}] stored", name, n, m, n_stored);
-  formats::Packed packed = int_params.empty() ? formats::pack(spec, W_in, m, n_stored)
-                                              : formats::pack_int(spec, W_q, m, n_stored, int_params);
+  formats::Packed packed = prepacked             ? *prepacked
+                           : int_params.empty() ? formats::pack(spec, W_in, m, n_stored)
+                                                : formats::pack_int(spec, W_q, m, n_stored, int_params);
   std::vector<float> decoded(static_cast<size_t>(m * n_stored));
   formats::unpack(spec, packed, m, n_stored, decoded.data());
   // The stored codes must reproduce exactly the weight the solver evaluated (-0 and +0 compare equal).

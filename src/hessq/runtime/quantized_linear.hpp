@@ -61,12 +61,13 @@ class QuantizedLinear final : public model::Linear {
 // A solver's output (methods::QuantizedWeight) as a packed layer. W_in: the weight the solver
 // received, W_q: its result, both row-major [m, n'] with n' >= n = in_features (zero-padded inputs
 // when n' > n). Without per-group parameters W_q = fake_quant(W_in) and W_in is packed; with them
-// (GPTQ) W_q is packed on their grid. The decoded weight must equal W_q bit for bit, else this throws
+// (GPTQ) W_q is packed on their grid; a solver that packed W_q itself passes `prepacked`. The decoded weight must equal W_q bit for bit, else this throws
 // naming `name` (a solver and its format disagree). The layer runs with the first n columns.
 std::shared_ptr<QuantizedLinear> make_quantized_linear(const formats::QuantSpec& spec, const float* W_in,
                                                        const float* W_q,
                                                        const std::vector<formats::IntParams>& int_params, int64_t m,
                                                        int64_t n_stored, int64_t in_features,
-                                                       std::optional<Tensor> bias, const std::string& name);
+                                                       std::optional<Tensor> bias, const std::string& name,
+                                                       const formats::Packed* prepacked = nullptr);
 
 }  // namespace hessq::runtime
