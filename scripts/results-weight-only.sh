@@ -59,12 +59,16 @@ echo "|---|---|---|---|---|---|---|---|---|"
 printf '| 32 | - | FP32 | %s | 0 | 32 | 32 | - | - |\n' "$(fmt4 "$fp32")"
 for bits in 4 3 2; do
   for group in 0 32; do
-    for method in rtn gptq awq osaq+rtn osaq+gptq osaq+awq; do
-      name="${method/+/_}-w$bits-g$group"
-      quantize "$name" --method "$method" --bits "$bits" --group "$group"
+    # osaq+X: with its default guard (max_ratio 0.01); osaq+X/0: the guard off (--max-ratio 0).
+    for entry in rtn gptq awq osaq+rtn osaq+gptq osaq+awq osaq+rtn/0 osaq+gptq/0 osaq+awq/0; do
+      method=${entry%/0}
+      extra=() label=$method suffix=
+      if [ "$entry" != "$method" ]; then extra=(--max-ratio 0) label="$method, no guard" suffix=-noguard; fi
+      name="${method/+/_}-w$bits-g$group$suffix"
+      quantize "$name" --method "$method" --bits "$bits" --group "$group" "${extra[@]}"
       ppl=$(field ppl "$work/$name.e.json")
       printf '| %s | %s | %s | %s | %+.4f | %s | %s | %s | %s |\n' "$bits" "$([ "$group" = 0 ] && echo channel || echo "$group")" \
-        "$method" "$(fmt4 "$ppl")" "$(calc "$ppl - $fp32")" \
+        "$label" "$(fmt4 "$ppl")" "$(calc "$ppl - $fp32")" \
         "$(fmt4 "$(field bits_per_weight_quantized "$work/$name.q.json")")" \
         "$(fmt4 "$(field bits_per_weight_all "$work/$name.q.json")")" \
         "$(fmte "$(field loss_rel "$work/$name.q.json")")" "$(fmte "$(field loss_rel_heldout "$work/$name.q.json")")"

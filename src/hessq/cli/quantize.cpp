@@ -32,7 +32,7 @@ struct QuantizeArgs {
   // --method flags; applied only when given
   int bits = 4, group = 0, grid = 20;
   bool sym = false, asym = false, act_order = false, no_pad = false, clip = false;
-  double gamma = 1e-4, tau = 0.1, damp = 0.01;
+  double gamma = 1e-4, tau = 0.1, damp = 0.01, max_ratio = 0.01;
   // W4A4 (--format): weights and activations quantized, see docs/cli/quantize-w4a4.md
   std::string format, wformat, aformat, lowrank_dtype = "f16";
   int rank = 0;
@@ -41,7 +41,7 @@ struct QuantizeArgs {
   int64_t smooth_tokens = 1024;
   uint64_t rotate_seed = 0;
   CLI::Option *o_bits = nullptr, *o_group = nullptr, *o_gamma = nullptr, *o_tau = nullptr, *o_damp = nullptr,
-              *o_grid = nullptr;
+              *o_grid = nullptr, *o_max_ratio = nullptr;
 };
 
 static void check_parent(const std::string& path, const char* flag) {
@@ -57,6 +57,7 @@ static pipeline::Recipe build_recipe(const QuantizeArgs& a) {
   HESSQ_CHECK(a.recipe.empty() != a.method.empty(), "give exactly one of --recipe FILE or --method NAME");
   const bool method_flags = a.o_bits->count() || a.o_group->count() || a.sym || a.asym || a.act_order ||
                             a.o_gamma->count() || a.o_tau->count() || a.o_damp->count() || a.o_grid->count() ||
+                            a.o_max_ratio->count() ||
                             a.no_pad || a.clip;
   if (!a.recipe.empty()) {
     HESSQ_CHECK(!method_flags, "--bits/--group/--sym/--asym/--act-order/... go with --method; with --recipe put "
@@ -85,6 +86,7 @@ static pipeline::Recipe build_recipe(const QuantizeArgs& a) {
     if (p.name == "osaq") {
       if (a.o_gamma->count()) set("gamma", a.gamma, "--gamma");
       if (a.o_tau->count()) set("tau", a.tau, "--tau");
+      if (a.o_max_ratio->count()) set("max_ratio", a.max_ratio, "--max-ratio");
     }
     if (p.name == "awq") {
       if (a.o_grid->count()) set("grid", int64_t{a.grid}, "--grid");
@@ -94,7 +96,8 @@ static pipeline::Recipe build_recipe(const QuantizeArgs& a) {
   }
   HESSQ_CHECK(!a.act_order || r.solver().name == "gptq", "--act-order applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!a.o_damp->count() || r.solver().name == "gptq", "--damp applies to gptq only (method {})", a.method);
-  HESSQ_CHECK(!(a.o_gamma->count() || a.o_tau->count()) || r.find("osaq"), "--gamma/--tau apply to osaq methods only");
+  HESSQ_CHECK(!(a.o_gamma->count() || a.o_tau->count() || a.o_max_ratio->count()) || r.find("osaq"),
+              "--gamma/--tau/--max-ratio apply to osaq methods only");
   HESSQ_CHECK(!a.o_grid->count() || r.find("awq"), "--grid applies to awq methods only");
   return r;
 }
@@ -191,7 +194,7 @@ static pipeline::W4a4Config w4a4_from_flags(const QuantizeArgs& a) {
   HESSQ_CHECK(!a.o_bits->count() && !a.o_group->count() && !a.sym && !a.asym,
               "--bits/--group/--sym/--asym are weight-only flags; with --format {} the format sets the bits (use "
               "--wformat SPEC, e.g. int4-g128, to change the weight side)", a.format);
-  HESSQ_CHECK(!a.o_gamma->count() && !a.o_tau->count() && !a.o_grid->count() && !a.clip,
+  HESSQ_CHECK(!a.o_gamma->count() && !a.o_tau->count() && !a.o_grid->count() && !a.clip && !a.o_max_ratio->count(),
               "--gamma/--tau/--grid/--clip apply to the weight-only methods (osaq, awq), not to --format {}", a.format);
   HESSQ_CHECK(a.lowrank_dtype == "f16" || a.lowrank_dtype == "f32", "--lowrank-dtype must be f16 or f32, got '{}'",
               a.lowrank_dtype);
@@ -319,6 +322,9 @@ void add_quantize(CLI::App& app) {
   a->o_damp = sub->add_option("--damp", a->damp, "--method gptq: dampening, fraction of mean(diag H)");
   a->o_gamma = sub->add_option("--gamma", a->gamma, "--method osaq+*: null-space tail energy fraction");
   a->o_tau = sub->add_option("--tau", a->tau, "--method osaq+*: softmax temperature (relative to row max|w|)");
+  a->o_max_ratio = sub->add_option("--max-ratio", a->max_ratio,
+                                   "--method osaq+*: keep a linear's W when the change moves its calibration output by "
+                                   "more than this fraction (default 0.01; 0: always apply)");
   a->o_grid = sub->add_option("--grid", a->grid, "--method *awq: alpha grid points");
   sub->add_flag("--clip", a->clip, "--method rtn/awq: clip-ratio search");
   sub->add_flag("--no-pad", a->no_pad, "--method: refuse layers whose input dim the group does not divide");

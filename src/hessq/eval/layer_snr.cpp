@@ -1,3 +1,4 @@
+#include "hessq/core/timer.hpp"
 #include "hessq/eval/layer_snr.hpp"
 
 #include <algorithm>
@@ -20,9 +21,6 @@ using methods::ArhqResult;
 using methods::LayerFormat;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();

@@ -1,3 +1,4 @@
+#include "hessq/core/timer.hpp"
 #include "hessq/methods/arhq.hpp"
 
 #include <cblas.h>
@@ -11,8 +12,6 @@
 namespace hessq::methods {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // A B for column-major double matrices through BLAS (the m n^2 products of large layers).
 linalg::Mat dgemm(const linalg::Mat& A, const linalg::Mat& B) {

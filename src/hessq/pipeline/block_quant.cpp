@@ -1,3 +1,5 @@
+#include "hessq/pipeline/matrix_util.hpp"
+#include "hessq/core/timer.hpp"
 #include "hessq/pipeline/block_quant.hpp"
 
 #include <chrono>
@@ -34,36 +36,10 @@ struct Work {
   std::array<json, 7> diag;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-MatF to_mat(const Tensor& t) { return Eigen::Map<const MatF>(t.ptr(), t.rows(), t.cols()); }
-
-Tensor to_tensor(const MatF& M) {
-  Tensor t = Tensor::zeros({M.rows(), M.cols()});
-  Eigen::Map<MatF>(t.ptr(), M.rows(), M.cols()) = M;
-  return t;
-}
-
 Tensor vec_tensor_div(const Tensor& v, const linalg::Vec& s) {  // v / s, a new tensor
   Tensor out = v.clone();
   for (int64_t j = 0; j < out.numel(); ++j) out.ptr()[j] = static_cast<float>(out.ptr()[j] / s[j]);
   return out;
-}
-
-MatF pad_cols(const MatF& W, int64_t n) {
-  if (W.cols() == n) return W;
-  MatF P = MatF::Zero(W.rows(), n);
-  P.leftCols(W.cols()) = W;
-  return P;
-}
-
-linalg::Mat pad_sym(const linalg::Mat& H, int64_t n) {
-  if (H.rows() == n) return H;
-  linalg::Mat P = linalg::Mat::Zero(n, n);
-  P.topLeftCorner(H.rows(), H.cols()) = H;
-  return P;
 }
 
 calib::Stats pad_stats(const calib::Stats& st, int64_t n) {
@@ -126,8 +102,8 @@ void run_osaq(Work& w, const Pass& pass, const BlockCalib& bc, int layer, int n_
       const methods::OsaqResult r = methods::solve_osaq(W, H, pass.osaq);
       const double ratio = methods::output_change_ratio(W, r.dW, H_eval);
       const double ratio_calib = methods::output_change_ratio(W, r.dW, H);
-      // [choice] optional guard (max_ratio > 0): a change that moves the calibration output by more
-      // than max_ratio is not an outlier absorption in a null space; keep W.
+      // [choice] guard (max_ratio > 0, default 0.01; passes.hpp): a change that moves the calibration
+      // output by more than max_ratio is not an outlier absorption in a null space; keep W.
       const bool rejected = pass.osaq_max_ratio > 0 && ratio_calib > pass.osaq_max_ratio;
       if (!rejected) W += r.dW;
       // Applied values first; a rejected change leaves W (and its max |w|) as it was.
@@ -146,9 +122,13 @@ void run_osaq(Work& w, const Pass& pass, const BlockCalib& bc, int layer, int n_
                                                 {"output_ratio_calib", ratio_calib}}},
                                  {"null_space_angles", angles},
                                  {"seconds", seconds_since(t0)}};
-      spdlog::info("{} {:<9} osaq K {:>3}/{}  max|W| {:.4g} -> {:.4g}  row max {:.4g} -> {:.4g}  out-ratio {:.2e}{}",
-                   blk_tag(layer, n_layers), model::proj_name(p), r.K, W.cols(), r.maxabs_before, r.maxabs_after,
-                   r.row_maxabs_before, r.row_maxabs_after, ratio, rejected ? "  (rejected: kept W)" : "");
+      spdlog::log(rejected ? spdlog::level::warn : spdlog::level::info,
+                  "{} {:<9} osaq K {:>3}/{}  max|W| {:.4g} -> {:.4g}  row max {:.4g} -> {:.4g}  out-ratio {:.2e}{}",
+                  blk_tag(layer, n_layers), model::proj_name(p), r.K, W.cols(), r.maxabs_before, r.maxabs_after,
+                  r.row_maxabs_before, r.row_maxabs_after, ratio,
+                  rejected ? fmt::format("  (rejected: calibration out-ratio {:.2e} > max_ratio {:g}; kept W)",
+                                         ratio_calib, pass.osaq_max_ratio)
+                           : std::string());
     }
   }
 }

@@ -27,7 +27,10 @@ struct Pass {
   int line = 0;      // 1-based line in the recipe file; 0 when built from command-line flags
   methods::OsaqOptions osaq;
   std::string osaq_k_rule = "reach";  // osaq: "reach" (METHODS.md) or "below" (see methods/osaq.hpp)
-  double osaq_max_ratio = 0;          // osaq: keep W when the calibration ||X dW^T||/||X W^T|| exceeds this (0: off)
+  // osaq: keep W when the calibration ||X dW^T|| / ||X W^T|| exceeds this (0: off). [choice] on by
+  // default: METHODS.md requires the change to leave the output (almost) unchanged, and on inputs
+  // without a real null space the closed form moves it by tens of percent (docs/RESULTS.md).
+  double osaq_max_ratio = 0.01;
   methods::AwqOptions awq;
   bool awq_o_proj = true;  // awq: also scale o_proj's input (folded into v_proj rows)
   methods::GptqOptions gptq;

@@ -1,3 +1,4 @@
+#include "hessq/core/timer.hpp"
 #include "hessq/pipeline/w4a4_block.hpp"
 
 #include <chrono>
@@ -17,8 +18,6 @@ using calib::InputKind;
 using methods::MatF;
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 int pidx(model::Proj p) { return static_cast<int>(p); }
 }  // namespace
 

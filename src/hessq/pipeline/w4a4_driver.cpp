@@ -1,3 +1,4 @@
+#include "hessq/core/timer.hpp"
 #include "hessq/pipeline/w4a4_driver.hpp"
 
 #include <chrono>
@@ -21,8 +22,6 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 int pidx(model::Proj p) { return static_cast<int>(p); }
 
 struct StageTimes {

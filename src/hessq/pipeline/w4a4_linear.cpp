@@ -1,3 +1,5 @@
+#include "hessq/pipeline/matrix_util.hpp"
+#include "hessq/core/timer.hpp"
 #include "hessq/pipeline/w4a4_linear.hpp"
 
 #include <chrono>
@@ -23,33 +25,10 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 MatF quantize_rows(const formats::QuantSpec& x, const MatF& X) {
   MatF out(X.rows(), X.cols());
   runtime::quantize_activations(x, X.data(), X.rows(), X.cols(), out.data());
   return out;
-}
-
-MatF pad_cols(const MatF& W, int64_t n) {
-  if (W.cols() == n) return W;
-  MatF P = MatF::Zero(W.rows(), n);
-  P.leftCols(W.cols()) = W;
-  return P;
-}
-
-linalg::Mat pad_sym(const linalg::Mat& H, int64_t n) {
-  if (H.rows() == n) return H;
-  linalg::Mat P = linalg::Mat::Zero(n, n);
-  P.topLeftCorner(H.rows(), H.cols()) = H;
-  return P;
-}
-
-Tensor to_tensor(const MatF& M) {
-  Tensor t = Tensor::zeros({M.rows(), M.cols()});
-  Eigen::Map<MatF>(t.ptr(), M.rows(), M.cols()) = M;
-  return t;
 }
 
 Tensor vec_tensor(const VecF& v) {
