@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hessq/cli/common.hpp"
+#include "hessq/commit.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/eval/perplexity.hpp"
 #include "hessq/eval/tasks.hpp"

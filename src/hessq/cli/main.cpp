@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hessq/cli/common.hpp"
+#include "hessq/commit.hpp"
 #include "hessq/core/error.hpp"
 
 int main(int argc, char** argv) {

@@ -10,6 +10,7 @@
 
 #include "hessq/calib/capture.hpp"
 #include "hessq/cli/common.hpp"
+#include "hessq/commit.hpp"
 #include "hessq/core/atomic_file.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/core/progress.hpp"

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "hessq/commit.hpp"
 #include "hessq/core/atomic_file.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/quant_spec.hpp"
