@@ -102,13 +102,16 @@ static pipeline::Recipe build_recipe(const QuantizeArgs& a) {
   return r;
 }
 
+// The bytes of a file the command reads whole (a recipe, a tokenizer); `what` names it in errors.
+static std::string read_whole_file(const std::string& path, const char* what) {
+  std::ifstream f(path, std::ios::binary);
+  HESSQ_CHECK(f.good(), "{}: cannot open {}", path, what);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
 // The tokenizer file(s) to copy into the .hessq, under the names default_tokenizer_path looks for.
 static std::map<std::string, std::string> tokenizer_files(const std::string& path) {
-  auto slurp = [](const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    HESSQ_CHECK(f.good(), "{}: cannot read tokenizer", p.string());
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-  };
+  auto slurp = [](const fs::path& p) { return read_whole_file(p.string(), "tokenizer"); };
   fs::path p(path);
   if (fs::is_directory(p)) p /= "tokenizer.json";
   std::map<std::string, std::string> files;
@@ -241,16 +244,11 @@ static void run_w4a4(const QuantizeArgs& a, const pipeline::W4a4Config& c) {
                 {{"recipe", meta.recipe}, {"summary", meta.summary}, {"timing", meta.timing}});
 }
 
-static std::string slurp_recipe(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  HESSQ_CHECK(f.good(), "{}: cannot open recipe", path);
-  return std::string((std::istreambuf_iterator<char>(f)), {});
-}
 
 static void run_quantize(const QuantizeArgs& a) {
   if (!a.format.empty()) return run_w4a4(a, w4a4_from_flags(a));
   if (!a.recipe.empty()) {
-    const std::string text = slurp_recipe(a.recipe);
+    const std::string text = read_whole_file(a.recipe, "recipe");
     if (pipeline::is_w4a4_recipe(text)) {
       HESSQ_CHECK(a.method.empty(), "give exactly one of --recipe FILE or --method NAME");
       HESSQ_CHECK(a.rank == 0 && !a.smooth && !a.alloc && a.wformat.empty() && a.aformat.empty(),

@@ -129,10 +129,6 @@ static SafetensorsEntry bytes_entry(const std::string& name, DType dtype, const 
   return SafetensorsEntry{name, dtype, {static_cast<int64_t>(bytes.size() / es)}, bytes.data(), bytes.size()};
 }
 
-static SafetensorsEntry f32_entry(const std::string& name, const Tensor& t) {
-  return SafetensorsEntry{name, DType::F32, t.shape, t.ptr(), static_cast<size_t>(t.numel()) * sizeof(float)};
-}
-
 void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta& meta,
                  const std::map<std::string, std::string>& extra_files) {
   const model::ModelConfig& c = m.cfg;

@@ -36,7 +36,7 @@ StoredLinear split_stored_linear(const model::Linear& lin, const std::string& na
   return s;
 }
 
-static SafetensorsEntry f32_entry(const std::string& name, const Tensor& t) {
+SafetensorsEntry f32_entry(const std::string& name, const Tensor& t) {
   return SafetensorsEntry{name, DType::F32, t.shape, t.ptr(), static_cast<size_t>(t.numel()) * sizeof(float)};
 }
 

@@ -35,6 +35,9 @@ struct StoredLinear {
   double bits_per_weight() const;  // effective (ActQuantLinear's) or the residual's
 };
 
+// A safetensors entry pointing at t's F32 data (t must outlive the write).
+SafetensorsEntry f32_entry(const std::string& name, const Tensor& t);
+
 // Throws naming `name` for a linear .hessq cannot store (e.g. a HadamardLinear around a float linear).
 StoredLinear split_stored_linear(const model::Linear& lin, const std::string& name);
 
