@@ -20,6 +20,11 @@ struct Stats {
   void merge(const Stats& other);
 
   linalg::Mat H() const;        // X^T X / N
+  // X^T X / N without a copy: XtX is divided in place and moved out, leaving XtX empty (0 x 0), so a
+  // caller can hand H over to a solver that consumes it (methods::solve_gptq(W, stats.take_H(), ...)).
+  // The values are bit-identical to H(). Afterwards add, merge, H and take_H throw; absmax, absmean
+  // and N stay valid.
+  linalg::Mat take_H();
   linalg::Vec absmean() const;  // abssum / N
 };
 

@@ -3,6 +3,7 @@
 
 #include <lapacke.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "hessq/core/error.hpp"
@@ -84,34 +85,77 @@ Svd svd_randomized(const Mat& A, int r, int oversample, int power_iters, uint64_
   return out;
 }
 
+static void check_square(const Mat& A, const char* what) {
+  HESSQ_CHECK(A.rows() == A.cols(), "{}: matrix is {}x{}, expected square", what, A.rows(), A.cols());
+}
+
+void cholesky_upper_in_place(Mat& A) {
+  check_square(A, "cholesky");
+  const lapack_int n = static_cast<lapack_int>(A.rows());
+  for (lapack_int j = 0; j < n; ++j)  // the upper triangle: the only part potrf reads
+    HESSQ_CHECK(A.col(j).head(j + 1).allFinite(), "cholesky: the {}x{} input has NaN or Inf entries", n, n);
+  if (n == 0) return;
+  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, A.data(), n);
+  HESSQ_CHECK(info == 0, "cholesky: the {}x{} matrix is not positive definite (leading minor {} fails)", n, n, info);
+}
+
+void cholesky_inverse_in_place(Mat& U) {
+  check_square(U, "spd_inverse");
+  const lapack_int n = static_cast<lapack_int>(U.rows());
+  if (n == 0) return;
+  lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, U.data(), n);
+  HESSQ_CHECK(info == 0, "spd_inverse: LAPACK dpotri failed on a {}x{} matrix (info {})", n, n, info);
+}
+
+void upper_triangular_inverse_in_place(Mat& R) {
+  check_square(R, "triangular inverse");
+  const lapack_int n = static_cast<lapack_int>(R.rows());
+  if (n == 0) return;
+  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', n, R.data(), n);
+  HESSQ_CHECK(info == 0, "triangular inverse: diagonal entry {} of the {}x{} matrix is zero", info, n, n);
+}
+
+// Tiles of kT x kT keep both the read and the write side cache-friendly on large matrices; tile
+// columns are independent, so they run in parallel.
+template <bool kFromUpper>
+static void symmetrize(Mat& A) {
+  check_square(A, "symmetrize");
+  constexpr Eigen::Index kT = 64;
+  const Eigen::Index n = A.rows();
+#pragma omp parallel for schedule(dynamic, 1)
+  for (Eigen::Index j0 = 0; j0 < n; j0 += kT)  // the tiles in column j0.. of the strict lower triangle
+    for (Eigen::Index i0 = j0; i0 < n; i0 += kT)
+      for (Eigen::Index j = j0; j < std::min(j0 + kT, n); ++j)
+        for (Eigen::Index i = std::max(i0, j + 1); i < std::min(i0 + kT, n); ++i) {
+          if constexpr (kFromUpper)
+            A(i, j) = A(j, i);
+          else
+            A(j, i) = A(i, j);
+        }
+}
+
+void symmetrize_from_upper(Mat& A) { symmetrize<true>(A); }
+void symmetrize_from_lower(Mat& A) { symmetrize<false>(A); }
+
 Mat cholesky_upper(const Mat& A) {
-  HESSQ_CHECK(A.rows() == A.cols(), "cholesky: matrix is {}x{}, expected square", A.rows(), A.cols());
+  check_square(A, "cholesky");
   check_finite(A, "cholesky");
   Mat U = A;
-  const lapack_int n = static_cast<lapack_int>(A.rows());
-  if (n == 0) return U;
-  lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, U.data(), n);
-  HESSQ_CHECK(info == 0, "cholesky: the {}x{} matrix is not positive definite (leading minor {} fails)", n, n, info);
+  cholesky_upper_in_place(U);
   return U.triangularView<Eigen::Upper>();
 }
 
 Mat spd_inverse(const Mat& A) {
   Mat U = cholesky_upper(A);
-  const lapack_int n = static_cast<lapack_int>(A.rows());
-  if (n == 0) return U;
-  lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, U.data(), n);
-  HESSQ_CHECK(info == 0, "spd_inverse: LAPACK dpotri failed on a {}x{} matrix (info {})", n, n, info);
+  cholesky_inverse_in_place(U);
   Mat inv = U.selfadjointView<Eigen::Upper>();
   return inv;
 }
 
 Mat upper_triangular_inverse(const Mat& R) {
-  HESSQ_CHECK(R.rows() == R.cols(), "triangular inverse: matrix is {}x{}, expected square", R.rows(), R.cols());
+  check_square(R, "triangular inverse");
   Mat inv = R.triangularView<Eigen::Upper>();
-  const lapack_int n = static_cast<lapack_int>(R.rows());
-  if (n == 0) return inv;
-  const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', n, inv.data(), n);
-  HESSQ_CHECK(info == 0, "triangular inverse: diagonal entry {} of the {}x{} matrix is zero", info, n, n);
+  upper_triangular_inverse_in_place(inv);
   return inv;
 }
 

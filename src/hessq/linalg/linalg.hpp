@@ -36,6 +36,17 @@ Mat spd_inverse(const Mat& A);
 // diagonal entry.
 Mat upper_triangular_inverse(const Mat& R);
 
+// In-place forms for n x n buffers too large to copy (GPTQ's H). Each reads and writes only the
+// upper triangle (diagonal included) of a square A and leaves the strict lower triangle as it was,
+// so a caller may keep something there; results are bit-identical to the copying forms above.
+void cholesky_upper_in_place(Mat& A);           // upper := U with A = U^T U (potrf); throws as cholesky_upper
+void cholesky_inverse_in_place(Mat& U);         // U upper Cholesky factor of A: upper := upper of A^-1 (potri)
+void upper_triangular_inverse_in_place(Mat& R);  // upper := R^-1 (trtri); throws as upper_triangular_inverse
+// The strict lower triangle := the transpose of the strict upper one (from_upper), or the reverse
+// (from_lower); the diagonal is untouched.
+void symmetrize_from_upper(Mat& A);
+void symmetrize_from_lower(Mat& A);
+
 // A^(1/2) and A^(-1/2) of a symmetric PSD matrix with eigenvalues clamped to >= eps (absolute) or
 // >= eps * max eigenvalue (relative). `clamped` counts the eigenvalues raised.
 struct Roots {

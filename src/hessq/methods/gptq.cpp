@@ -56,38 +56,71 @@ IntLayout int_layout(const QuantSpec& spec, int64_t n, const char* method) {
 
 namespace {
 
-// Steps 4-5 in one pass over H: the damped, dead-fixed H in processing order, reversed (J the
-// exchange matrix): Hr = J P^T H P J with q[a] = perm[n-1-a]. Its Cholesky factor R (Hr = R^T R)
-// gives everything without forming H^-1 (half the flops of inverse + factor): the damped H in
-// processing order is V V^T with V = J R^T J upper, so U = V^-1 = J R^-T J, the upper Cholesky
-// factor of H^-1 (H^-1 = U^T U).
-linalg::Mat reversed_damped(const linalg::Mat& H_in, const std::vector<int64_t>& q, double lambda) {
-  const int64_t n = H_in.rows();
-  linalg::Mat Hr(n, n);
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < n; ++b) {
-    for (int64_t a = 0; a < n; ++a) Hr(a, b) = H_in(q[a], q[b]);
-    Hr(b, b) = (Hr(b, b) == 0 ? 1.0 : Hr(b, b)) + lambda;
+// Steps 4-5 storage, in place: H := J P^T H P J (J the exchange matrix), i.e. H(a, b) := H(q[a], q[b])
+// with q[a] = perm[n-1-a], dead diagonals set to 1, plus lambda I. Rows are gathered column by column
+// (one n-vector per thread), then columns are moved along the cycles of q (one column buffer): the
+// entries are only moved, so the result equals a gathered copy bit for bit.
+void reverse_and_damp_in_place(linalg::Mat& H, const std::vector<int64_t>& q, double lambda) {
+  const int64_t n = H.rows();
+#pragma omp parallel
+  {
+    std::vector<double> t(n);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < n; ++b) {
+      double* col = &H(0, b);
+      for (int64_t a = 0; a < n; ++a) t[a] = col[q[a]];
+      std::copy(t.begin(), t.end(), col);
+    }
   }
-  return Hr;
+  std::vector<bool> moved(n);
+  std::vector<double> first(n);
+  for (int64_t s = 0; s < n; ++s) {  // H(:, j) := H(:, q[j]) around the cycle s -> q[s] -> ... -> s
+    if (moved[s]) continue;
+    std::copy_n(&H(0, s), n, first.data());
+    for (int64_t j = s;; j = q[j]) {
+      moved[j] = true;
+      if (q[j] == s) {
+        std::copy_n(first.data(), n, &H(0, j));
+        break;
+      }
+      std::copy_n(&H(0, q[j]), n, &H(0, j));
+    }
+  }
+  for (int64_t b = 0; b < n; ++b) H(b, b) = (H(b, b) == 0 ? 1.0 : H(b, b)) + lambda;
 }
 
-MatRF upper_inverse_factor(const linalg::Mat& R) {
-  const linalg::Mat Rinv = linalg::upper_triangular_inverse(R);
-  const int64_t n = R.rows();
-  MatRF U = MatRF::Zero(n, n);  // U(i, j) = Rinv(n-1-j, n-1-i), upper
+// Steps 4-5 in the one double buffer: Hr (from reverse_and_damp_in_place) -> its Cholesky factor R
+// (Hr = R^T R) -> U. The damped H in processing order is V V^T with V = J R^T J upper, so
+// U = V^-1 = J R^-T J is the upper Cholesky factor of H^-1 (H^-1 = U^T U) without forming H^-1 (half
+// the flops of inverse + factor). U is returned in float (the one extra n x n buffer); on return Hr
+// holds R again in its upper triangle (step 7 needs it). R's strict upper triangle waits in the
+// strict lower one and its diagonal in a vector while the upper triangle is inverted in place.
+MatRF factor_in_place(linalg::Mat& Hr) {
+  const int64_t n = Hr.rows();
+  linalg::cholesky_upper_in_place(Hr);
+  const linalg::Vec r_diag = Hr.diagonal();
+  linalg::symmetrize_from_upper(Hr);              // strict lower := R^T
+  linalg::upper_triangular_inverse_in_place(Hr);  // upper := R^-1
+  MatRF U = MatRF::Zero(n, n);                    // U(i, j) = R^-1(n-1-j, n-1-i), upper
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i; j < n; ++j) U(i, j) = static_cast<float>(Rinv(n - 1 - j, n - 1 - i));
+    for (int64_t j = i; j < n; ++j) U(i, j) = static_cast<float>(Hr(n - 1 - j, n - 1 - i));
+  linalg::symmetrize_from_lower(Hr);  // upper := R, strict
+  Hr.diagonal() = r_diag;
   return U;
 }
+
+}  // namespace
+
+namespace detail {
 
 // Step 7: tr(D H_in D^T) in double (D = W_q - W_in) from the factor at hand. In processing order
 // H_in = V V^T - lambda I - sum_dead e_j e_j^T, and ||D_p V|| = ||D_p J R^T|| = ||D_r R^T|| with
 // D_r(:, a) = D(:, q[a]), so the loss is ||D_r R^T||^2 - lambda ||D||^2 - sum_dead ||D_j||^2: one
-// triangular multiply instead of a GEMM. Row panels bound the memory.
-double loss_from_factor(const MatF& W_in, const MatF& Q, const linalg::Mat& R, const std::vector<int64_t>& q,
-                        double lambda, const std::vector<int64_t>& dead) {
+// triangular multiply instead of a GEMM (gptq_mx.cpp: q = identity, no reversal). Row panels bound
+// the memory.
+double proxy_loss_from_factor(const MatF& W_in, const MatF& Q, const linalg::Mat& R, const std::vector<int64_t>& q,
+                              double lambda, const std::vector<int64_t>& dead) {
   using RowMatD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t m = W_in.rows(), n = W_in.cols();
   constexpr int64_t kPanel = 512;
@@ -100,7 +133,7 @@ double loss_from_factor(const MatF& W_in, const MatF& Q, const linalg::Mat& R, c
       for (int64_t a = 0; a < n; ++a)
         Dr(r, a) = static_cast<double>(Q(r0 + r, q[a])) - static_cast<double>(W_in(r0 + r, q[a]));
     loss -= lambda * Dr.squaredNorm();
-    for (int64_t j : dead) loss -= Dr.col(j).squaredNorm();  // j: reversed position of a dead input
+    for (int64_t j : dead) loss -= Dr.col(j).squaredNorm();  // j: position of a dead input in q
     // Dr := Dr R^T; R's column-major storage read row-major is R^T (lower).
     cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, static_cast<int>(rows),
                 static_cast<int>(n), 1.0, R.data(), static_cast<int>(n), Dr.data(), static_cast<int>(n));
@@ -109,6 +142,10 @@ double loss_from_factor(const MatF& W_in, const MatF& Q, const linalg::Mat& R, c
   return loss;
 }
 
+}  // namespace detail
+
+namespace {
+
 void check_options(const GptqOptions& opt) {
   HESSQ_CHECK(std::isfinite(opt.damp) && opt.damp >= 0, "gptq: damp = {} must be finite and >= 0", opt.damp);
   HESSQ_CHECK(opt.block >= 1, "gptq: block = {} must be >= 1", opt.block);
@@ -116,10 +153,16 @@ void check_options(const GptqOptions& opt) {
 
 }  // namespace
 
-QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const QuantSpec& spec, const GptqOptions& opt) {
+QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H, const QuantSpec& spec, const GptqOptions& opt) {
+  return solve_gptq(W_in, linalg::Mat(H), spec, opt);
+}
+
+QuantizedWeight solve_gptq(const MatF& W_in, linalg::Mat&& H_given, const QuantSpec& spec, const GptqOptions& opt) {
+  // Ours from here (the caller's matrix is left empty): H is overwritten by steps 4-5 and freed on return.
+  linalg::Mat H = std::move(H_given);
   check_weight(W_in, "gptq");
   const int64_t m = W_in.rows(), n = W_in.cols();
-  check_hessian(H_in, n, "gptq");
+  check_hessian(H, n, "gptq");
   check_options(opt);
   const IntLayout L = int_layout(spec, n, "gptq");
   const bool dynamic_groups = L.groups > 1 && !opt.static_groups;
@@ -128,15 +171,16 @@ QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const Quan
               "use static_groups (the default) or drop act_order",
               spec_label(spec));
 
-  // Step 1: dead inputs (H_jj = 1 is applied while building the factored matrix in step 4).
+  // Step 1: dead inputs (H_jj = 1 is applied while building the factored matrix in step 4). diag:
+  // H's diagonal with that fix, kept aside for steps 3-4 (H itself is overwritten in steps 4-5).
   std::vector<bool> dead(n);
+  std::vector<double> diag(n);
   MatF W = W_in;
-  for (int64_t j = 0; j < n; ++j)
-    if (H_in(j, j) == 0) {
-      dead[j] = true;
-      W.col(j).setZero();
-    }
-  auto diag = [&](int64_t j) { return dead[j] ? 1.0 : H_in(j, j); };
+  for (int64_t j = 0; j < n; ++j) {
+    dead[j] = H(j, j) == 0;
+    diag[j] = dead[j] ? 1.0 : H(j, j);
+    if (dead[j]) W.col(j).setZero();
+  }
 
   // Step 2: params known up front (row-major [m, groups], natural group order).
   std::vector<IntParams> P(m * L.groups);
@@ -152,7 +196,7 @@ QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const Quan
   std::vector<int64_t> perm(n);
   std::iota(perm.begin(), perm.end(), 0);
   if (opt.act_order)
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag(a) > diag(b); });
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag[a] > diag[b]; });
   MatF Wp = std::move(W);
   if (opt.act_order) {
     const MatF Wn = Wp;
@@ -161,18 +205,20 @@ QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const Quan
       for (int64_t c = 0; c < n; ++c) Wp(r, c) = Wn(r, perm[c]);
   }
 
-  // Steps 4-5: damping, then U = upper Cholesky factor of H^-1 (via R, see reversed_damped).
+  // Steps 4-5: damping, then U = upper Cholesky factor of H^-1 (via R, see factor_in_place), all
+  // inside H's buffer.
   double mean_diag = 0;
-  for (int64_t j = 0; j < n; ++j) mean_diag += diag(j);
+  for (int64_t j = 0; j < n; ++j) mean_diag += diag[j];
   const double lambda = opt.damp * mean_diag / static_cast<double>(n);
   std::vector<int64_t> rev(n), dead_r;  // rev: reversed processing order; dead_r: dead positions in it
   for (int64_t a = 0; a < n; ++a) {
     rev[a] = perm[n - 1 - a];
     if (dead[rev[a]]) dead_r.push_back(a);
   }
-  const linalg::Mat R = with_context(fmt::format("gptq: damped H [{}, {}] (damp {})", n, n, opt.damp),
-                                     [&] { return linalg::cholesky_upper(reversed_damped(H_in, rev, lambda)); });
-  const MatRF U = upper_inverse_factor(R);
+  reverse_and_damp_in_place(H, rev, lambda);
+  const MatRF U = with_context(fmt::format("gptq: damped H [{}, {}] (damp {})", n, n, opt.damp),
+                               [&] { return factor_in_place(H); });
+  const linalg::Mat& R = H;  // what factor_in_place left in H's upper triangle
 
   // Step 6: blocked column loop. Rows are independent given the params, so each row runs its
   // columns sequentially (deterministic under any thread count); the block's errors Err then
@@ -216,7 +262,7 @@ QuantizedWeight solve_gptq(const MatF& W_in, const linalg::Mat& H_in, const Quan
   out.spec = spec;
   out.W_q = std::move(Q);
   out.int_params = std::move(P);
-  out.proxy_loss = loss_from_factor(W_in, out.W_q, R, rev, lambda, dead_r);  // step 7
+  out.proxy_loss = detail::proxy_loss_from_factor(W_in, out.W_q, R, rev, lambda, dead_r);  // step 7
   return out;
 }
 

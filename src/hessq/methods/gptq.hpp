@@ -16,6 +16,11 @@
 //   7. proxy_loss = tr(dW H dW^T) with the caller's undamped (symmetric) H, in double, computed
 //      exactly from the damped factor (H_damped = V V^T, V = U^-1): ||dW V||^2 - lambda ||dW||^2
 //      - (dead columns), one triangular multiply instead of a GEMM.
+// Memory: steps 4-5 run inside H's own buffer (permutation, damping, potrf and trtri in place; R's
+// strict triangle waits in the other half while R^-1 is formed), so beyond H the solver holds one
+// n x n float (U) and a few [m, n] floats. Hand H over by rvalue (solve_gptq(W, std::move(H), ...),
+// or calib::Stats::take_H()) and no n x n double is copied; the const-reference form copies H once.
+// Both forms give bit-identical results.
 // Output: W_q exactly on the grid of int_params (row-major [m, groups], per-channel = 1 group of n)
 // so formats::pack_int stores it.
 //
@@ -37,6 +42,7 @@
 //   anything else throws naming the spec.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/linalg/linalg.hpp"
@@ -64,7 +70,20 @@ IntLayout int_layout(const formats::QuantSpec& spec, int64_t n, const char* meth
 
 // W: [m, n]; H: [n, n] = X^T X / N (double). Throws hessq::Error on shape mismatch, non-finite input,
 // a non-INT or out-of-range spec, bad options, or a damped H that is not positive definite.
+// The rvalue form consumes H (the caller's matrix is left empty, also when it throws) and needs no
+// n x n double beyond it; the const-reference form copies H and calls it.
 QuantizedWeight solve_gptq(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
                            const GptqOptions& opt = {});
+QuantizedWeight solve_gptq(const MatF& W, linalg::Mat&& H, const formats::QuantSpec& spec,
+                           const GptqOptions& opt = {});
+
+namespace detail {
+// Step 7, shared with gptq_mx.cpp: tr(D H D^T), D = W_q - W, for the undamped H whose damped form in
+// the order q is R^T R: H_damped(a, b) = H(q[a], q[b]) + [a == b] (lambda + [q[a] dead]), R upper
+// (only its upper triangle is read), `dead` the positions a of the dead inputs in q. Equals
+// ||D_q R^T||^2 - lambda ||D||^2 - sum_dead ||D_q(:, a)||^2 with D_q(:, a) = D(:, q[a]), in double.
+double proxy_loss_from_factor(const MatF& W, const MatF& W_q, const linalg::Mat& R, const std::vector<int64_t>& q,
+                              double lambda, const std::vector<int64_t>& dead);
+}  // namespace detail
 
 }  // namespace hessq::methods

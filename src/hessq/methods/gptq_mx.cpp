@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "hessq/core/error.hpp"
@@ -15,22 +17,46 @@ namespace hessq::methods {
 
 namespace {
 
-// GPTQ's column loop for block-scaled FP4 (steps 1-5 of gptq_mx.hpp). `Grid` chooses each row's
-// scale when the loop enters a block of `kB` columns (enter(r, amax)) and rounds a value to it
-// (quant(r, w)).
+// Step 3 inside H's buffer, bit-identical to cholesky_upper(spd_inverse(H)) in float: potrf gives
+// R (H = R^T R), potri turns R into H^-1's upper triangle, potrf again gives U (H^-1 = U^T U). Each
+// touches only the upper triangle, so R's strict upper triangle waits in the strict lower one (and
+// its diagonal in a vector) and is put back once U has been copied out: on return H holds R, which
+// the proxy loss needs (gptq.hpp, detail::proxy_loss_from_factor). U in float is the one extra n x n.
+MatF inverse_factor_in_place(linalg::Mat& H) {
+  const int64_t n = H.rows();
+  linalg::cholesky_upper_in_place(H);
+  const linalg::Vec r_diag = H.diagonal();
+  linalg::symmetrize_from_upper(H);  // strict lower := R^T
+  linalg::cholesky_inverse_in_place(H);
+  linalg::cholesky_upper_in_place(H);
+  MatF U = MatF::Zero(n, n);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) U(i, j) = static_cast<float>(H(i, j));
+  linalg::symmetrize_from_lower(H);  // upper := R, strict
+  H.diagonal() = r_diag;
+  return U;
+}
+
+// GPTQ's column loop for block-scaled FP4 (steps 1-5 of gptq_mx.hpp), on H's own buffer (consumed).
+// `Grid` chooses each row's scale when the loop enters a block of `kB` columns (enter(r, amax)) and
+// rounds a value to it (quant(r, w)). Returns W_q and sets `proxy_loss` (with W0's undamped H).
 template <int64_t kB, class Grid>
-MatF gptq_blocked(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt, Grid& grid) {
+MatF gptq_blocked(const MatF& W0, linalg::Mat& H, const GptqOptions& opt, Grid& grid, double& proxy_loss) {
   const int64_t m = W0.rows(), n = W0.cols();
   // Steps 1-3.
   MatF W = W0;
-  linalg::Mat H = H0;
+  std::vector<int64_t> dead, order(n);
   for (int64_t j = 0; j < n; ++j)
     if (H(j, j) == 0) {
       H(j, j) = 1;
       W.col(j).setZero();
+      dead.push_back(j);
     }
-  H.diagonal().array() += opt.damp * H.diagonal().mean();
-  const MatF U = linalg::cholesky_upper(linalg::spd_inverse(H)).cast<float>();
+  const double lambda = opt.damp * H.diagonal().mean();
+  H.diagonal().array() += lambda;
+  const MatF U = inverse_factor_in_place(H);
+  std::iota(order.begin(), order.end(), 0);
   grid.begin(W);
 
   // Steps 4-5.
@@ -62,6 +88,7 @@ MatF gptq_blocked(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt,
     }
     if (i2 < n) W.rightCols(n - i2).noalias() -= Err1 * U.block(i1, i2, count, n - i2);
   }
+  proxy_loss = detail::proxy_loss_from_factor(W0, Q, H, order, lambda, dead);  // H holds R (natural order)
   return Q;
 }
 
@@ -108,31 +135,41 @@ void check_common(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt,
 
 QuantizedWeight solve_gptq_mx(const MatF& W0, const linalg::Mat& H0, const formats::QuantSpec& spec,
                               const GptqOptions& opt) {
+  return solve_gptq_mx(W0, linalg::Mat(H0), spec, opt);
+}
+
+QuantizedWeight solve_gptq_mx(const MatF& W0, linalg::Mat&& H_given, const formats::QuantSpec& spec,
+                              const GptqOptions& opt) {
+  linalg::Mat H = std::move(H_given);  // ours from here: factored in place, freed on return
   HESSQ_CHECK(spec.format == formats::Format::MxFp4,
               "gptq-mx: spec '{}' is not MXFP4 (GPTQ supports INT, MXFP4 and NVFP4 weight formats)", spec.name());
-  check_common(W0, H0, opt, "gptq-mx");
+  check_common(W0, H, opt, "gptq-mx");
   MxGrid grid(W0.rows());
   QuantizedWeight out;
   out.spec = spec;
-  out.W_q = gptq_blocked<formats::kMxBlock>(W0, H0, opt, grid);
-  out.proxy_loss = proxy_loss(W0, out.W_q, H0);
+  out.W_q = gptq_blocked<formats::kMxBlock>(W0, H, opt, grid, out.proxy_loss);
   return out;
 }
 
 QuantizedWeight solve_gptq_nvfp4(const MatF& W0, const linalg::Mat& H0, const formats::QuantSpec& spec,
                                  const GptqOptions& opt) {
+  return solve_gptq_nvfp4(W0, linalg::Mat(H0), spec, opt);
+}
+
+QuantizedWeight solve_gptq_nvfp4(const MatF& W0, linalg::Mat&& H_given, const formats::QuantSpec& spec,
+                                 const GptqOptions& opt) {
+  linalg::Mat H = std::move(H_given);  // ours from here: factored in place, freed on return
   HESSQ_CHECK(spec.format == formats::Format::NvFp4 && !spec.nvfp4_ref &&
                   spec.granularity != formats::Granularity::Tile2D,
               "gptq-nvfp4: spec '{}' is not NVFP4 with 1x16 blocks (16x16 tiles and the reference mode are not "
               "supported)",
               spec.name());
-  check_common(W0, H0, opt, "gptq-nvfp4");
+  check_common(W0, H, opt, "gptq-nvfp4");
   NvGrid grid(W0.rows(), W0.cols());
   QuantizedWeight out;
   out.spec = spec;
-  out.W_q = gptq_blocked<formats::kNvfp4Block>(W0, H0, opt, grid);
+  out.W_q = gptq_blocked<formats::kNvfp4Block>(W0, H, opt, grid, out.proxy_loss);
   out.packed = formats::nvfp4_pack_on_grid(spec, out.W_q.data(), out.W_q.rows(), out.W_q.cols(), grid.g, grid.codes);
-  out.proxy_loss = proxy_loss(W0, out.W_q, H0);
   return out;
 }
 

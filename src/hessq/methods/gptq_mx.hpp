@@ -6,7 +6,7 @@
 // Steps:
 //   1. dead inputs: H_jj == 0 -> H_jj = 1 and W[:, j] = 0;
 //   2. damping H += damp * mean(diag H) * I;
-//   3. U = upper Cholesky of H^-1;
+//   3. U = upper Cholesky of H^-1 (Cholesky R of H, its inverse, Cholesky again), inside H's buffer;
 //   4. columns in blocks of `block` (a multiple of 32), lazy batch update of the columns right of the
 //      block; when the loop enters an MX block (j % 32 == 0) each row's scale 2^e is computed from the
 //      block's current (error-updated) values, e = floor(log2 amax) - 2 as formats/mx.hpp;
@@ -16,6 +16,9 @@
 // with formats::pack and decodes exactly. MXFP8 lacks that property (E4M3 saturation at 448) and is
 // refused, naming the format; NVFP4 has its own entry point below.
 // [choice] no act-order: a permuted column order would enter MX blocks out of order.
+// proxy_loss = tr(dW H dW^T) with the caller's undamped H, computed from R as in gptq.hpp (step 7).
+// Memory as gptq.hpp: beyond H (consumed by the rvalue forms, copied once by the const-reference
+// ones) one n x n float; both forms give bit-identical results.
 #pragma once
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/linalg/linalg.hpp"
@@ -29,6 +32,8 @@ namespace hessq::methods {
 // not positive definite. proxy_loss uses the caller's undamped H.
 QuantizedWeight solve_gptq_mx(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
                               const GptqOptions& opt = {});
+QuantizedWeight solve_gptq_mx(const MatF& W, linalg::Mat&& H, const formats::QuantSpec& spec,
+                              const GptqOptions& opt = {});
 
 // The same loop for NVFP4 with 1x16 blocks (standard mode): the FP32 global scale g is fixed from W
 // (after step 1), each row's E4M3 block scale is chosen when the loop enters its block of 16 from
@@ -36,6 +41,8 @@ QuantizedWeight solve_gptq_mx(const MatF& W, const linalg::Mat& H, const formats
 // a fixed point of NVFP4's fake_quant (re-deriving g and s_b from W_q can differ), so the solver
 // packs it on its own grid (QuantizedWeight::packed, formats::nvfp4_pack_on_grid).
 QuantizedWeight solve_gptq_nvfp4(const MatF& W, const linalg::Mat& H, const formats::QuantSpec& spec,
+                                 const GptqOptions& opt = {});
+QuantizedWeight solve_gptq_nvfp4(const MatF& W, linalg::Mat&& H, const formats::QuantSpec& spec,
                                  const GptqOptions& opt = {});
 
 }  // namespace hessq::methods
