@@ -52,7 +52,7 @@ json gpt2_tokenizer_json(bool split_regex) {
 TEST(HfTokenizer, MatchesGpt2VectorsWithEitherLayout) {
   auto cases = test::read_vocab_cases(test::shared_path(kGpt2));
   for (bool split_regex : {false, true}) {
-    auto dir = test::scratch_dir();
+    const test::TempDir dir;
     write_json(dir / "tokenizer.json", gpt2_tokenizer_json(split_regex));
     auto tok = load_hf_tokenizer((dir / "tokenizer.json").string());
     EXPECT_EQ(tok->vocab_size(), 50257);
@@ -64,7 +64,7 @@ TEST(HfTokenizer, MatchesGpt2VectorsWithEitherLayout) {
 }
 
 TEST(HfTokenizer, AddedTokensAndConfigIds) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   json j = gpt2_tokenizer_json(false);
   j["added_tokens"].push_back({{"id", 50257}, {"content", "<sep>"}, {"special", false}});
   write_json(dir / "tokenizer.json", j);
@@ -81,7 +81,7 @@ TEST(HfTokenizer, AddedTokensAndConfigIds) {
 }
 
 TEST(HfTokenizer, ErrorsNameTheFile) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   std::ofstream(dir / "tokenizer.json") << "{\"model\": {\"type\": \"BPE\", ";
   try {
     load_hf_tokenizer((dir / "tokenizer.json").string());

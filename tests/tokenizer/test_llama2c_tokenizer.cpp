@@ -107,7 +107,8 @@ TEST(Llama2cTokenizer, DecodePieceRules) {
 
 TEST(Llama2cTokenizer, TruncatedFileIsAnErrorNamingIt) {
   std::string bytes = test::read_all(test::stories_tok());
-  auto path = test::scratch_dir() / "tok_cut.bin";
+  const test::TempDir tmp;
+  auto path = tmp / "tok_cut.bin";
   for (size_t n : {size_t{0}, size_t{2}, size_t{4 + 5}, bytes.size() - 1}) {
     std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(n));
     try {
@@ -116,6 +117,61 @@ TEST(Llama2cTokenizer, TruncatedFileIsAnErrorNamingIt) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("tok_cut.bin"), std::string::npos) << e.what();
     }
+  }
+}
+
+// tok512.bin cut after token 6 (offset 100: 4 header bytes, then 8 + len bytes per token) reads on its
+// own as a well-formed 7-token vocabulary, since the format has no token count. For the 512-token
+// model it is reported as truncated: the file, where it ends, the first missing token and both sizes.
+TEST(Llama2cTokenizer, CutAtATokenBoundaryIsTruncatedForTheModel) {
+  const std::string bytes = test::read_all(test::stories_tok());
+  const test::TempDir tmp;
+  const auto path = tmp / "tok_cut.bin";
+  std::ofstream(path, std::ios::binary).write(bytes.data(), 100);
+  EXPECT_EQ(Llama2cTokenizer::load(path.string())->vocab_size(), 7);
+  for (int via_load_tokenizer = 0; via_load_tokenizer < 2; ++via_load_tokenizer) {
+    try {
+      if (via_load_tokenizer)
+        load_tokenizer_for_model(path.string(), 512);
+      else
+        Llama2cTokenizer::load(path.string(), 512);
+      ADD_FAILURE() << "no error for a 7-token tokenizer and a 512-token model";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      for (const char* needle : {"tok_cut.bin", "truncated", "offset 100", "after token 6", "vocabulary size 7",
+                                 "vocab_size is 512", "tokens 7..511 are missing"})
+        EXPECT_NE(msg.find(needle), std::string::npos) << needle << " in: " << msg;
+    }
+  }
+}
+
+// A cut inside an entry names the token being read, out of the model's count, and the offset.
+TEST(Llama2cTokenizer, CutInsideATokenNamesItsIndexAndOffset) {
+  const std::string bytes = test::read_all(test::stories_tok());
+  const test::TempDir tmp;
+  const auto path = tmp / "tok_cut.bin";
+  std::ofstream(path, std::ios::binary).write(bytes.data(), 107);  // token 7's score and half its length
+  try {
+    load_tokenizer_for_model(path.string(), 512);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const char* needle : {"tok_cut.bin", "truncated", "token 7 of 512", "offset 100"})
+      EXPECT_NE(msg.find(needle), std::string::npos) << needle << " in: " << msg;
+  }
+}
+
+// The whole file fits its model exactly; a model with fewer tokens is another model.
+TEST(Llama2cTokenizer, VocabularyMustMatchTheModelExactly) {
+  EXPECT_EQ(Llama2cTokenizer::load(test::stories_tok(), 512)->vocab_size(), 512);
+  EXPECT_EQ(load_tokenizer_for_model(test::stories_tok(), 512)->vocab_size(), 512);
+  try {
+    load_tokenizer_for_model(test::stories_tok(), 256);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const char* needle : {"tok512.bin", "vocabulary size 512", "vocab_size 256"})
+      EXPECT_NE(msg.find(needle), std::string::npos) << needle << " in: " << msg;
   }
 }
 

@@ -56,7 +56,7 @@ TEST(LoadTokenizer, DispatchesByFile) {
 }
 
 TEST(LoadTokenizer, DirectoryPrefersByteLevelJsonThenModel) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   fs::create_symlink(test::shared_path("vocab/llama2/tokenizer.model"), dir / "tokenizer.model");
   EXPECT_TRUE(loads_as<SentencePieceTokenizer>(dir.string()));
   // A Llama-2 style tokenizer.json (not byte-level) next to tokenizer.model: the model file wins.
@@ -75,7 +75,7 @@ TEST(LoadTokenizer, DirectoryPrefersByteLevelJsonThenModel) {
 }
 
 TEST(LoadTokenizer, MissingAndCorruptFilesAreErrorsNamingThem) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   std::string missing = (dir / "nope.bin").string();
   EXPECT_EQ(load_error(missing), missing + ": no such file");
 
@@ -104,6 +104,22 @@ TEST(LoadTokenizer, DecodeIsConcatenatedPieces) {
   for (size_t i = 0; i < ids.size(); ++i) text += tok->decode_piece(i ? ids[i - 1] : -1, ids[i]);
   EXPECT_EQ(text, "Once upon a time");
   EXPECT_EQ(tok->decode(ids), text);
+}
+
+// Formats other than llama2.c .bin may have fewer tokens than the model (padded HF embeddings, e.g.
+// Qwen2.5: 151665 tokens for vocab_size 151936), never more.
+TEST(LoadTokenizer, ForAModelAllowsAPaddedEmbeddingButNotAShortOne) {
+  const std::string path = test::shared_path("vocab/llama2/tokenizer.model");  // 32000 pieces
+  EXPECT_EQ(load_tokenizer_for_model(path, 32000)->vocab_size(), 32000);
+  EXPECT_EQ(load_tokenizer_for_model(path, 32064)->vocab_size(), 32000);
+  try {
+    load_tokenizer_for_model(path, 31999);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const char* needle : {"tokenizer.model", "vocabulary size 32000", "vocab_size 31999"})
+      EXPECT_NE(msg.find(needle), std::string::npos) << needle << " in: " << msg;
+  }
 }
 
 }  // namespace

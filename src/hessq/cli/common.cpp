@@ -8,6 +8,9 @@
 #include "hessq/core/error.hpp"
 #include "hessq/core/progress.hpp"
 #include "hessq/io/checkpoint.hpp"
+#include "hessq/io/hessq_format.hpp"
+#include "hessq/io/hf_config.hpp"
+#include "hessq/io/llama2c.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -28,11 +31,27 @@ void apply_global_options(const GlobalOptions& g) {
   Progress::set_quiet(g.quiet);
 }
 
+// The model's vocab_size from its header / config alone (no weights are read or converted).
+static int model_vocab_size(const std::string& model_path) {
+  switch (io::checkpoint_kind(model_path)) {
+    case io::CheckpointKind::Llama2c:
+      return io::read_llama2c(model_path).cfg.vocab_size;  // maps the file; views, no copies
+    case io::CheckpointKind::HfDirectory:
+      return io::read_hf_config(model_path).vocab_size;
+    case io::CheckpointKind::Hessq:
+      return io::model_config_from_json(io::read_hessq_manifest(model_path).at("config"), model_path + "/hessq.json")
+          .vocab_size;
+  }
+  HESSQ_FAIL("{}: unknown checkpoint kind", model_path);
+}
+
 std::unique_ptr<tokenizer::Tokenizer> open_tokenizer(const std::string& model_path, const std::string& tokenizer_path) {
   std::string path = tokenizer_path.empty() ? io::default_tokenizer_path(model_path) : tokenizer_path;
   HESSQ_CHECK(!path.empty(), "{}: no tokenizer found beside the model; pass --tokenizer PATH", model_path);
   spdlog::debug("tokenizer: {}", path);
-  return tokenizer::load_tokenizer(path);
+  // A tokenizer whose vocabulary does not fit the model is an error (the rule, including the padded
+  // embeddings of HF models, is tokenizer::load_tokenizer_for_model's).
+  return tokenizer::load_tokenizer_for_model(path, model_vocab_size(model_path));
 }
 
 }  // namespace hessq::cli

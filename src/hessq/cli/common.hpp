@@ -20,7 +20,9 @@ struct GlobalOptions {
 void add_global_options(CLI::App& app, GlobalOptions& g);
 void apply_global_options(const GlobalOptions& g);
 
-// --tokenizer if given, else the tokenizer beside the model; throws naming the model when none exists.
+// --tokenizer if given, else the tokenizer beside the model; throws naming the model when none exists,
+// and naming the tokenizer when its vocabulary does not fit the model's vocab_size
+// (tokenizer::load_tokenizer_for_model).
 std::unique_ptr<tokenizer::Tokenizer> open_tokenizer(const std::string& model_path, const std::string& tokenizer_path);
 
 void add_generate(CLI::App& app);

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "hessq/core/error.hpp"
 #include "hessq/core/mapped_file.hpp"
 #include "hessq/tokenizer/text_util.hpp"
 
 namespace hessq::tokenizer {
 
-std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path) {
+std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path, int expected_tokens) {
   auto file = MappedFile::open(path);
   const uint8_t* p = file->data();
   const size_t size = file->size();
@@ -18,6 +20,8 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path
     std::memcpy(&v, p + at, 4);
     return v;
   };
+  // " of N" after a token index when the model's vocabulary size is known.
+  const std::string of = expected_tokens > 0 ? fmt::format(" of {}", expected_tokens) : std::string();
   HESSQ_CHECK(size >= 4, "{}: truncated llama2.c tokenizer: expected at least 4 bytes, found {}", path, size);
   int32_t max_len = read_i32(0);
   HESSQ_CHECK(max_len > 0, "{}: not a llama2.c tokenizer: max_token_length is {}", path, max_len);
@@ -25,19 +29,33 @@ std::unique_ptr<Llama2cTokenizer> Llama2cTokenizer::load(const std::string& path
   std::vector<float> scores;
   for (size_t pos = 4; pos < size;) {
     size_t id = pieces.size();
-    HESSQ_CHECK(size - pos >= 8, "{}: truncated at token {}: expected an 8-byte score and length at offset {}, "
-                "found {} bytes", path, id, pos, size - pos);
+    HESSQ_CHECK(size - pos >= 8, "{}: truncated llama2.c tokenizer at token {}{}: expected an 8-byte score and "
+                "length at offset {}, found {} bytes", path, id, of, pos, size - pos);
     float score;
     std::memcpy(&score, p + pos, 4);
     int32_t len = read_i32(pos + 4);
     pos += 8;
     HESSQ_CHECK(len >= 0 && len <= max_len, "{}: token {}: length {} outside [0, max_token_length {}]", path,
                 id, len, max_len);
-    HESSQ_CHECK(static_cast<size_t>(len) <= size - pos, "{}: truncated at token {}: expected {} bytes at offset "
-                "{}, found {}", path, id, len, pos, size - pos);
+    HESSQ_CHECK(static_cast<size_t>(len) <= size - pos, "{}: truncated llama2.c tokenizer at token {}{}: expected "
+                "{} bytes at offset {}, found {}", path, id, of, len, pos, size - pos);
     pieces.emplace_back(reinterpret_cast<const char*>(p + pos), len);
     scores.push_back(score);
     pos += len;
+  }
+  if (expected_tokens > 0) {
+    // The file has no token count: cut at an entry boundary it reads as a smaller, well-formed
+    // vocabulary, which only the model's vocab_size can tell from a whole one.
+    const size_t n = pieces.size();
+    HESSQ_CHECK(n >= static_cast<size_t>(expected_tokens),
+                "{}: truncated llama2.c tokenizer: the file ends at offset {} after token {} (vocabulary size {}), "
+                "but the model's vocab_size is {}: tokens {}..{} are missing (a tokenizer.bin holds exactly one "
+                "entry per model token)",
+                path, size, static_cast<int64_t>(n) - 1, n, expected_tokens, n, expected_tokens - 1);
+    HESSQ_CHECK(n == static_cast<size_t>(expected_tokens),
+                "{}: llama2.c tokenizer has vocabulary size {}, more than the model's vocab_size {}: it belongs to "
+                "another model (a tokenizer.bin holds exactly one entry per model token)",
+                path, n, expected_tokens);
   }
   HESSQ_CHECK(pieces.size() > kEos, "{}: expected at least {} tokens (<unk>, BOS, EOS), found {}", path,
               kEos + 1, pieces.size());

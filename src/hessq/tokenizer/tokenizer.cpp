@@ -42,4 +42,17 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   HESSQ_FAIL("{}: unknown tokenizer file type '{}' (expected .bin, .model, .json, .gguf or a directory)", path, ext);
 }
 
+std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& path, int model_vocab_size) {
+  HESSQ_CHECK(model_vocab_size > 0, "{}: model vocab_size must be > 0, got {}", path, model_vocab_size);
+  HESSQ_CHECK(fs::exists(path), "{}: no such file", path);
+  if (!fs::is_directory(path) && fs::path(path).extension() == ".bin")
+    return Llama2cTokenizer::load(path, model_vocab_size);  // exact count, checked while reading
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(path);
+  HESSQ_CHECK(tok->vocab_size() <= model_vocab_size,
+              "{}: the tokenizer's vocabulary size {} is larger than the model's vocab_size {}: ids {}..{} have no "
+              "embedding row (a tokenizer for another model?)",
+              path, tok->vocab_size(), model_vocab_size, model_vocab_size, tok->vocab_size() - 1);
+  return tok;
+}
+
 }  // namespace hessq::tokenizer

@@ -31,4 +31,16 @@ class Tokenizer {
 // naming the path ("PATH: no such file", truncated or malformed files, unsupported models).
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
+// load_tokenizer for a model whose embedding has `model_vocab_size` rows, checking that the two
+// belong together. The rule [choice]:
+// - llama2.c tokenizer.bin: exactly model_vocab_size tokens (run.c reads that many entries). The file
+//   has no token count, so one cut at an entry boundary reads as a smaller, well-formed vocabulary;
+//   here it is an error naming the file, the offset where it ends and the first missing token.
+// - every other format (SentencePiece .model, tokenizer.json, GGUF, HF directory): tokenizer
+//   vocabulary <= model_vocab_size. HF checkpoints often pad the embedding past the tokenizer (to a
+//   multiple of 64 or 128, e.g. Qwen2.5: 151665 tokens, vocab_size 151936); encode never produces
+//   those extra ids. A larger tokenizer would produce ids the model has no row for: an error.
+// Errors name the tokenizer path, its vocabulary size and the model's.
+std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& path, int model_vocab_size);
+
 }  // namespace hessq::tokenizer
