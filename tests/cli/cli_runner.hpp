@@ -2,7 +2,7 @@
 #pragma once
 #include <sys/wait.h>
 
-#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -21,20 +21,20 @@ inline std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// `args` is appended to the binary path as shell words (callers quote paths that need it).
-inline CliResult run_hessq(const std::string& args) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(std::rand());
-  const std::string out = (dir / ("hessq_cli_out_" + tag)).string(), err = (dir / ("hessq_cli_err_" + tag)).string();
-  const std::string cmd = std::string(HESSQ_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+// `args` is appended to the binary path as shell words (callers quote paths that need it); `env`
+// ("NAME=value ...") is set for the command alone. A command killed by signal s exits with 128 + s.
+inline CliResult run_hessq_env(const std::string& env, const std::string& args) {
+  const TempDir dir("hessq_cli");  // holds the captured stdout / stderr; removed on return
+  const std::string out = (dir / "out").string(), err = (dir / "err").string();
+  const std::string cmd = env + " " + std::string(HESSQ_BINARY) + " " + args + " >" + out + " 2>" + err + " </dev/null";
   const int status = std::system(cmd.c_str());
   CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
   return r;
 }
+
+inline CliResult run_hessq(const std::string& args) { return run_hessq_env("", args); }
 
 }  // namespace hessq::test

@@ -11,7 +11,7 @@
 #include "cli/cli_runner.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/npy.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,11 +28,11 @@ static const std::string kEvalText = " --ppl " + kText + " --skip-chars 100000 -
 static void write_file(const fs::path& p, const std::string& s) { std::ofstream(p) << s; }
 
 TEST(QuantizeCli, QuantizeThenEvalInspectGenerate) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   const std::string out = (dir / "w4.hessq").string();
   CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --method gptq --bits 4 --group 32 --act-order --out " + out);
   ASSERT_EQ(q.code, 0) << q.err;
-  EXPECT_NE(q.out.find("35 quantized linears (int4-asym-g32)"), std::string::npos) << q.out;
+  EXPECT_NE(q.out.find("35 quantized linears (gptq int4-asym-g32)"), std::string::npos) << q.out;
   EXPECT_NE(q.err.find("[blk 5/5] down_proj gptq int4-asym-g32  loss"), std::string::npos) << q.err;
 
   CliResult fe = run_hessq("eval --model " + kModel + kEvalText);
@@ -56,7 +56,7 @@ TEST(QuantizeCli, QuantizeThenEvalInspectGenerate) {
 }
 
 TEST(QuantizeCli, RecipeFileAndDump) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   write_file(dir / "r.yaml", "passes:\n  - osaq: {gamma: 1e-4, max_ratio: 0.05}\n  - gptq: {bits: 3, group: 0}\n");
   const std::string out = (dir / "m.hessq").string(), dump = (dir / "dump").string();
   CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --recipe " + (dir / "r.yaml").string() + " --out " +
@@ -86,12 +86,12 @@ TEST(QuantizeCli, RecipeFileAndDump) {
   EXPECT_EQ(wq.shape, (std::vector<int64_t>{64, 172}));
   // The dumped W_q is exactly what the .hessq decodes to.
   const model::Model m = io::load_model(out);
-  const Tensor& stored = dynamic_cast<const runtime::QuantizedLinear&>(*m.layers[0].down).weight();
+  const Tensor& stored = dynamic_cast<const model::QuantizedLinear&>(*m.layers[0].down).weight();
   EXPECT_TRUE(std::equal(wq.data.begin(), wq.data.end(), stored.ptr()));
 }
 
 TEST(QuantizeCli, PiqaFromEval) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   write_file(dir / "p.jsonl", R"({"goal": "Once upon a time, there was a little", "sol1": "girl named Lily.", "sol2": "qzx vbk jjw."})"
                               "\n");
   write_file(dir / "p-labels.lst", "0\n");
@@ -105,7 +105,7 @@ TEST(QuantizeCli, PiqaFromEval) {
 
 // Each failure: exit 1, the message names what is wrong, and no output (nor .tmp) is left.
 TEST(QuantizeCli, BadInputFailsCleanly) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   const std::string out = (dir / "o.hessq").string();
   auto expect_fail = [&](const std::string& args, const std::string& message) {
     CliResult r = run_hessq("--threads 1 quantize --model " + kModel + args);
@@ -113,6 +113,7 @@ TEST(QuantizeCli, BadInputFailsCleanly) {
     EXPECT_NE(r.err.find(message), std::string::npos) << args << "\n" << r.err;
     EXPECT_FALSE(fs::exists(out)) << args;
     EXPECT_FALSE(fs::exists(out + ".tmp")) << args;
+    EXPECT_FALSE(fs::exists(out + ".partial")) << args;
   };
   write_file(dir / "unknown.yaml", "passes:\n  - osaq: {}\n  - gtpq: {bits: 4}\n");
   expect_fail(kCalib + " --recipe " + (dir / "unknown.yaml").string() + " --out " + out,
@@ -125,7 +126,7 @@ TEST(QuantizeCli, BadInputFailsCleanly) {
               "range.yaml:2: rtn: 'bits' must be an integer in [2, 8], got 12");
   expect_fail(kCalib + " --method gptq --bits 9 --out " + out, "--bits: gptq: 'bits' must be an integer in [2, 8], got 9");
   expect_fail(kCalib + " --method rtn --bits 4 --group 32 --no-pad --out " + out,
-              "down_proj has 172 inputs): group 32 does not divide its 172 inputs");
+              "down_proj [64, 172] in every layer): group 32 does not divide its 172 inputs");
   write_file(dir / "short.txt", "Once upon a time there was a cat.");
   expect_fail(" --calib " + (dir / "short.txt").string() + " --method rtn --bits 4 --out " + out,
               "short.txt: the calibration text gives");
@@ -138,7 +139,7 @@ TEST(QuantizeCli, BadInputFailsCleanly) {
 
 // W4A4 through the CLI: quantize with a low-rank branch, then eval / inspect / generate the .hessq.
 TEST(QuantizeCli, W4a4ArhqThenEvalInspectGenerate) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   const std::string out = (dir / "arhq.hessq").string();
   CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib +
                           " --method arhq --format nvfp4 --rank 4 --smooth --json --out " + out);
@@ -147,8 +148,9 @@ TEST(QuantizeCli, W4a4ArhqThenEvalInspectGenerate) {
   // rank 4 on stories260K: 4 (m + n) + n (smoothing) per linear; > 0 and well under the weights.
   EXPECT_GT(j["totals"]["extra_params_pct"].get<double>(), 1.0);
   EXPECT_LT(j["totals"]["extra_params_pct"].get<double>(), 20.0);
-  EXPECT_EQ(j["recipe"]["method"], "arhq");
-  EXPECT_TRUE(j["timing"].contains("lowrank_s"));
+  EXPECT_EQ(j["recipe"]["method"], "smoothquant+arhq+rtn");
+  EXPECT_TRUE(j["timing"].contains("branch_s"));
+  EXPECT_EQ(j["block_forwards"], j["block_forwards_expected"]);
 
   CliResult fe = run_hessq("eval --model " + kModel + kEvalText);
   CliResult qe = run_hessq("eval --model " + out + kEvalText);
@@ -159,14 +161,14 @@ TEST(QuantizeCli, W4a4ArhqThenEvalInspectGenerate) {
 
   CliResult in = run_hessq("inspect " + out);
   ASSERT_EQ(in.code, 0) << in.err;
-  EXPECT_NE(in.out.find("recipe W4A4 arhq nvfp4"), std::string::npos) << in.out;
+  EXPECT_NE(in.out.find("recipe smoothquant+arhq+rtn (W nvfp4, A nvfp4)"), std::string::npos) << in.out;
   EXPECT_NE(in.out.find("extra params"), std::string::npos) << in.out;
   CliResult g = run_hessq("generate --model " + out + " --prompt 'Once upon a time' -n 10");
   ASSERT_EQ(g.code, 0) << g.err;
 }
 
 TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
-  const fs::path dir = scratch_dir();
+  const test::TempDir dir;
   const std::string out = (dir / "o.hessq").string();
   auto expect_fail = [&](const std::string& args, const std::string& message) {
     CliResult r = run_hessq("--threads 1 quantize --model " + kModel + kCalib + args + " --out " + out);
@@ -176,20 +178,93 @@ TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
     EXPECT_FALSE(fs::exists(out + ".tmp")) << args;
   };
   expect_fail(" --method arhq --format nvfp5 --rank 4", "nvfp5");
-  expect_fail(" --method arhq --format nvfp4 --rank 40", "rank 40 is too large for k_proj [32, 64]");
-  expect_fail(" --method quarot+gptq --format nvfp4-ref", "gptq supports INT, MXFP4 and NVFP4 (1x16) weight formats");
-  expect_fail(" --method arhq --format nvfp4 --bits 4", "--bits/--group/--sym/--asym are weight-only flags");
-  expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank 4 needs a low-rank stage");
-  expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank stages");
+  expect_fail(" --method arhq --format nvfp4 --rank 40", "k_proj [32, 64] in every layer): rank 40 is too large");
+  expect_fail(" --method quarot+gptq --format nvfp4-ref", "gptq supports INT, MXFP4 and NVFP4 (1x16) weights");
+  expect_fail(" --method arhq --format nvfp4 --bits 4", "--bits/--group/--sym/--asym set the weight format, which --format nvfp4 also sets");
+  expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank/--alloc/--lowrank-dtype need a low-rank stage");
+  expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank branches");
   expect_fail(" --method rtn --format int4 --aformat int4-g32", "down_proj [64, 172]");
   write_file(dir / "w4a4.yaml", "format: int4\npasses:\n  - smoothquant\n  - svdquant: {rank: 2}\n  - rtn\n");
-  expect_fail(" --recipe " + (dir / "w4a4.yaml").string() + " --rank 4", "--rank/--smooth/--alloc/--wformat/--aformat go with --format");
+  expect_fail(" --recipe " + (dir / "w4a4.yaml").string() + " --rank 4", "--format/--wformat/--aformat/--rank/--smooth/--alloc/... go with --method");
   write_file(dir / "bad.yaml", "format: int4\npasses:\n  - svdquant: {rank: 2, mult: 3}\n");
   expect_fail(" --recipe " + (dir / "bad.yaml").string(), "bad.yaml:3: svdquant: unknown parameter 'mult'");
   CliResult ok = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --recipe " + (dir / "w4a4.yaml").string() +
                            " --json --out " + out);
   ASSERT_EQ(ok.code, 0) << ok.err;
   EXPECT_EQ(nlohmann::json::parse(ok.out)["recipe"]["method"], "smoothquant+svdquant+rtn");
+}
+
+// Every file of a .hessq output, by name; hessq.json without its timing (the only part that differs
+// between two runs of the same command).
+static std::map<std::string, std::string> output_files(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename().string()] = slurp(e.path().string());
+  auto j = nlohmann::ordered_json::parse(files.at("hessq.json"));
+  j.erase("timing");
+  files["hessq.json"] = j.dump();
+  return files;
+}
+
+// A run killed (SIGKILL, through the HESSQ_KILL_AFTER_BLOCK fault injection) after block 0, after
+// block 3, after the last block and after the embedding/head leaves the output path untouched and
+// OUT.partial behind; the same command with --resume finishes it, byte-identical to an uninterrupted
+// run. A sequential recipe with a branch and smoothing exercises the replay of stored W4A4 blocks.
+TEST(QuantizeCli, KilledRunsResumeToIdenticalBytes) {
+  const test::TempDir dir;
+  for (const std::string method : {" --method gptq --bits 3 --group 32", " --method arhq --format nvfp4 --rank 4 --smooth"}) {
+    SCOPED_TRACE(method);
+    const std::string args = "--threads 1 quantize --model " + kModel + kCalib + method + " --out ";
+    const fs::path clean = dir / "clean.hessq";
+    fs::remove_all(clean);
+    CliResult c = run_hessq(args + clean.string());
+    ASSERT_EQ(c.code, 0) << c.err;
+    const auto expected = output_files(clean);
+    for (int kill : {0, 3, 4, -1}) {
+      SCOPED_TRACE(kill);
+      std::string name = "k", env = "HESSQ_KILL_AFTER_BLOCK=";
+      name += std::to_string(kill + 1);
+      env += std::to_string(kill);
+      const fs::path out = dir / name;
+      fs::remove_all(out);
+      CliResult k = run_hessq_env(env, args + out.string());
+      EXPECT_EQ(k.code, 128 + 9) << k.err;  // the shell reports the SIGKILL
+      EXPECT_FALSE(fs::exists(out));
+      ASSERT_TRUE(fs::exists(out.string() + ".partial"));
+      CliResult again = run_hessq(args + out.string());  // without --resume: refused, nothing lost
+      EXPECT_EQ(again.code, 1);
+      EXPECT_NE(again.err.find("rerun the same command with --resume"), std::string::npos) << again.err;
+      CliResult r = run_hessq(args + out.string() + " --resume");
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_FALSE(fs::exists(out.string() + ".partial"));
+      EXPECT_EQ(output_files(out), expected);
+    }
+  }
+}
+
+TEST(QuantizeCli, ResumeRefusesAChangedCommandAndOutputsAreNeverClobbered) {
+  const test::TempDir dir;
+  const std::string args = "--threads 1 quantize --model " + kModel + kCalib;
+  const fs::path out = dir / "o.hessq";
+  CliResult k = run_hessq_env("HESSQ_KILL_AFTER_BLOCK=1", args + " --method gptq --bits 4 --out " + out.string());
+  ASSERT_EQ(k.code, 128 + 9) << k.err;
+  CliResult changed = run_hessq(args + " --method gptq --bits 3 --resume --out " + out.string());
+  EXPECT_EQ(changed.code, 1);
+  EXPECT_NE(changed.err.find("--resume with a different command or input than the interrupted run (differs in: recipe)"),
+            std::string::npos)
+      << changed.err;
+  EXPECT_TRUE(fs::exists(out.string() + ".partial"));  // still there to resume
+  ASSERT_EQ(run_hessq(args + " --method gptq --bits 4 --resume --out " + out.string()).code, 0);
+
+  // An existing file or a foreign directory is never replaced; a previous .hessq output only with --force.
+  write_file(dir / "notes.txt", "mine");
+  CliResult f = run_hessq(args + " --method rtn --bits 4 --out " + (dir / "notes.txt").string());
+  EXPECT_EQ(f.code, 1);
+  EXPECT_NE(f.err.find("exists and is not a .hessq output; refusing to overwrite it"), std::string::npos) << f.err;
+  EXPECT_EQ(slurp((dir / "notes.txt").string()), "mine");
+  CliResult again = run_hessq(args + " --method rtn --bits 4 --out " + out.string());
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("already holds a quantized model; pass --force"), std::string::npos) << again.err;
+  EXPECT_EQ(run_hessq(args + " --method rtn --bits 4 --force --out " + out.string()).code, 0);
 }
 
 }  // namespace hessq::test

@@ -24,7 +24,7 @@ std::string base_args(const std::string& format = "nvfp4-ref", const std::string
 }
 
 TEST(SnrCli, RecordsDumpAndReports) {
-  const auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const std::string json = (dir / "r.json").string(), dump = (dir / "dump").string(), out = (dir / "out").string();
   const auto r = test::run_hessq(base_args() + " --methods baseline,svdquant,arhq --settings raw --extras none --json " +
                                  json + " --dump " + dump + " --out-dir " + out);
@@ -91,7 +91,7 @@ TEST(SnrCli, BadInputGivesClearErrors) {
 TEST(SnrCli, NonFiniteActivationsAreNamed) {
   // A copy of stories260K whose layer-0 v_proj weights are 3e38: finite weights (the loader accepts
   // them) whose products overflow, so the attention output (o_proj's input) holds Inf/NaN.
-  const auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const std::string path = (dir / "overflow.bin").string();
   std::string bytes = test::slurp(test::stories_bin());
   const size_t off = 28 + 4 * (512 * 64 + 5 * 64 + 5 * 64 * 64 + 5 * 32 * 64);  // header, emb, rms_att, wq, wk

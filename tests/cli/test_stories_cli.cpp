@@ -47,7 +47,7 @@ TEST(StoriesCli, InspectPrintsConfig) {
 }
 
 TEST(StoriesCli, ConvertRoundTrip) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   const std::string hf = (dir / "hf").string(), back = (dir / "back.bin").string();
   ASSERT_EQ(run_hessq("convert --model " + kModel + " --out " + hf).code, 0);
   ASSERT_EQ(run_hessq("convert --model " + hf + " --out " + back).code, 0);
@@ -61,7 +61,7 @@ TEST(StoriesCli, ConvertRoundTrip) {
 
 // Bad input: a clear message on stderr naming what is wrong, a non-zero exit, nothing written.
 TEST(StoriesCli, BadInputErrors) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   CliResult r = run_hessq("eval --model " + (dir / "missing.bin").string() + " --ppl " + kText);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("missing.bin: no such file"), std::string::npos) << r.err;
@@ -83,6 +83,22 @@ TEST(StoriesCli, BadInputErrors) {
   r = run_hessq("eval --model " + kModel);
   EXPECT_EQ(r.code, 2) << "usage errors exit 2";
   EXPECT_NE(r.err.find("--ppl"), std::string::npos) << r.err;
+}
+
+// A tokenizer.bin cut to 100 bytes (7 whole tokens) for the 512-token model: generate and eval
+// refuse it, naming the file, both vocabulary sizes and where it ends, instead of running with it.
+TEST(StoriesCli, TruncatedTokenizerIsAnError) {
+  const test::TempDir dir;
+  const std::string cut = (dir / "tok_cut.bin").string();
+  std::ofstream(cut, std::ios::binary) << slurp(stories_tok()).substr(0, 100);
+  const std::vector<std::string> cmds = {"generate --prompt 'Once upon a time' -n 5", "eval --ppl " + kText};
+  for (const std::string& cmd : cmds) {
+    CliResult r = run_hessq(cmd + " --model " + kModel + " --tokenizer " + cut);
+    EXPECT_EQ(r.code, 1) << cmd;
+    EXPECT_EQ(r.out, "") << cmd;
+    for (const char* needle : {"tok_cut.bin", "truncated", "offset 100", "vocabulary size 7", "vocab_size is 512"})
+      EXPECT_NE(r.err.find(needle), std::string::npos) << cmd << ": " << needle << " in: " << r.err;
+  }
 }
 
 }  // namespace hessq::test

@@ -11,7 +11,7 @@
 namespace hessq::test {
 
 TEST(SynthCli, Qwen3ShapeLoadsGeneratesEvaluates) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   const std::string out = (dir / "qwen3-4b-l2").string();
   CliResult r = run_hessq("synth --like qwen3-4b --layers 2 --seed 1 --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
@@ -35,7 +35,7 @@ TEST(SynthCli, Qwen3ShapeLoadsGeneratesEvaluates) {
 }
 
 TEST(SynthCli, SameSeedSameBytes) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   const std::string a = (dir / "a").string(), b = (dir / "b").string();
   ASSERT_EQ(run_hessq("synth --like smollm-135m --layers 1 --seed 3 --out " + a).code, 0);
   ASSERT_EQ(run_hessq("synth --like smollm-135m --layers 1 --seed 3 --out " + b).code, 0);
@@ -44,7 +44,7 @@ TEST(SynthCli, SameSeedSameBytes) {
 }
 
 TEST(SynthCli, UnknownShapeIsListed) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   CliResult r = run_hessq("synth --like gpt-5 --out " + (dir / "x").string());
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown synthetic shape 'gpt-5' (known: qwen3-4b"), std::string::npos) << r.err;

@@ -40,7 +40,7 @@ static std::string error_of(const std::function<void()>& fn) {
 // The HF directory holds q/k in the rotate-half layout; same logits within fp32 reassociation noise
 // (the permutation changes no arithmetic except the order in which RoPE pairs are summed in q.k).
 TEST(Checkpoint, Llama2cToHfKeepsLogits) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   write_hf_checkpoint((dir / "hf").string(), read_checkpoint(test::stories_bin()));
   model::Model a = load_model(test::stories_bin());
   model::Model b = load_model((dir / "hf").string());
@@ -53,7 +53,7 @@ TEST(Checkpoint, Llama2cToHfKeepsLogits) {
 }
 
 TEST(Checkpoint, RoundTripGivesIdenticalFile) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   write_hf_checkpoint((dir / "hf").string(), read_checkpoint(test::stories_bin()));
   write_llama2c_checkpoint((dir / "back.bin").string(), read_checkpoint((dir / "hf").string()));
   EXPECT_EQ(read_bytes(dir / "back.bin"), read_bytes(test::stories_bin()));
@@ -68,7 +68,7 @@ static void edit_tensors(const fs::path& dir, const std::function<void(TensorMap
 }
 
 TEST(Checkpoint, BadTensorsAreNamed) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const fs::path hf = dir / "hf";
   const std::string q0 = "model.layers.0.self_attn.q_proj.weight";
   auto fresh = [&] { write_hf_checkpoint(hf.string(), read_checkpoint(test::stories_bin())); };
@@ -101,7 +101,7 @@ TEST(Checkpoint, BadTensorsAreNamed) {
 }
 
 TEST(Checkpoint, UnsupportedArchitectureAndPaths) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const fs::path hf = dir / "hf";
   write_hf_checkpoint(hf.string(), read_checkpoint(test::stories_bin()));
   std::string cfg = read_bytes(hf / "config.json");
@@ -122,7 +122,7 @@ TEST(Checkpoint, UnsupportedArchitectureAndPaths) {
 
 // A failed write leaves neither the output nor a temporary behind.
 TEST(Checkpoint, FailedWriteLeavesNothing) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   Checkpoint ck = read_checkpoint(test::stories_bin());
   ck.tensors.erase("model.norm.weight");
   EXPECT_THROW(write_hf_checkpoint((dir / "hf").string(), ck), Error);

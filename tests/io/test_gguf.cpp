@@ -168,7 +168,8 @@ TEST(Gguf, ReadsLlamaSpmVocabMetadata) {
 
 TEST(Gguf, RoundTripsEveryValueTypeAndTensor) {
   for (uint32_t version : {2u, 3u}) {
-    auto path = test::scratch_dir() / "tiny.gguf";
+    const test::TempDir tmp;
+    auto path = tmp / "tiny.gguf";
     write_bytes(path, sample_file(version));
     GgufFile g = GgufFile::open(path.string());
     EXPECT_EQ(g.version(), version);
@@ -210,7 +211,8 @@ TEST(Gguf, RoundTripsEveryValueTypeAndTensor) {
 }
 
 TEST(Gguf, WrongTypesAndMissingNamesAreErrors) {
-  auto path = test::scratch_dir() / "tiny.gguf";
+  const test::TempDir tmp;
+  auto path = tmp / "tiny.gguf";
   write_bytes(path, sample_file());
   GgufFile g = GgufFile::open(path.string());
   std::string e = error_of([&] { g.get_string("u8"); });
@@ -232,7 +234,7 @@ TEST(Gguf, WrongTypesAndMissingNamesAreErrors) {
 
 TEST(Gguf, EveryTruncationIsAnErrorNamingTheFile) {
   std::string full = sample_file();
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   for (size_t n = 0; n < full.size(); ++n) {
     auto path = dir / "cut.gguf";
     write_bytes(path, full.substr(0, n));
@@ -243,7 +245,8 @@ TEST(Gguf, EveryTruncationIsAnErrorNamingTheFile) {
 
 TEST(Gguf, CorruptedBytesGiveErrorsNotCrashes) {
   std::string full = sample_file();
-  auto path = test::scratch_dir() / "flip.gguf";
+  const test::TempDir tmp;
+  auto path = tmp / "flip.gguf";
   write_bytes(path, full);
   const uint64_t header = GgufFile::open(path.string()).tensors().front().offset;  // data section start
   const char kValues[] = {'\x00', '\xff', '\x41'};
@@ -262,7 +265,7 @@ TEST(Gguf, CorruptedBytesGiveErrorsNotCrashes) {
 }
 
 TEST(Gguf, CorruptHeadersAreErrors) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   auto check = [&](std::string bytes, const std::string& expect) {
     auto path = dir / "bad.gguf";
     write_bytes(path, bytes);

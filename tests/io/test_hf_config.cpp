@@ -14,9 +14,12 @@ namespace fs = std::filesystem;
 using model::Arch;
 using model::ModelConfig;
 
-// Writes `json` as config.json in a fresh scratch directory; returns the directory.
+// Writes `json` as config.json in a fresh directory; returns the directory. It lies in the running
+// test's scratch directory, so it outlives this function and is removed when the test ends.
 std::string write_config(const std::string& json) {
-  fs::path dir = test::scratch_dir();
+  static int calls = 0;
+  const fs::path dir = test::scratch_dir() / ("config" + std::to_string(calls++));
+  fs::create_directories(dir);
   std::ofstream(dir / "config.json") << json;
   return dir.string();
 }

@@ -35,7 +35,7 @@ TEST(Llama2c, ReadsStoriesHeader) {
 
 // Writing back what was read reproduces the file byte for byte, legacy RoPE tables included.
 TEST(Llama2c, RoundTripIsByteIdentical) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   auto ck = read_llama2c(test::stories_bin());
   write_llama2c((dir / "out.bin").string(), ck.cfg, ck.tensors, &ck.legacy_rope);
   EXPECT_EQ(read_bytes((dir / "out.bin").string()), read_bytes(test::stories_bin()));
@@ -44,7 +44,7 @@ TEST(Llama2c, RoundTripIsByteIdentical) {
 // Without the original tables they are recomputed: within 1 ulp-ish of the exporter's (its float
 // cos/sin differ from libm's in the last bit for some angles).
 TEST(Llama2c, RecomputedRopeTablesMatchExporterClosely) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   auto ck = read_llama2c(test::stories_bin());
   write_llama2c((dir / "out.bin").string(), ck.cfg, ck.tensors);
   auto back = read_llama2c((dir / "out.bin").string());
@@ -62,7 +62,7 @@ static std::string error_of(const std::string& path) {
 }
 
 TEST(Llama2c, TruncatedFileIsRejected) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   std::string bytes = read_bytes(test::stories_bin());
   const std::string path = (dir / "trunc.bin").string();
   write_bytes(path, bytes.substr(0, bytes.size() - 100));
@@ -72,7 +72,7 @@ TEST(Llama2c, TruncatedFileIsRejected) {
 }
 
 TEST(Llama2c, BadHeaderIsRejected) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const std::string path = (dir / "bad.bin").string();
   write_bytes(path, std::string(1000, '\xff'));
   std::string msg = error_of(path);
@@ -83,7 +83,7 @@ TEST(Llama2c, BadHeaderIsRejected) {
 }
 
 TEST(Llama2c, WriteIntoMissingDirectoryLeavesNothing) {
-  auto dir = test::scratch_dir();
+  const test::TempDir dir;
   auto ck = read_llama2c(test::stories_bin());
   const auto out = dir / "no" / "such" / "out.bin";
   EXPECT_THROW(write_llama2c(out.string(), ck.cfg, ck.tensors), Error);

@@ -26,7 +26,7 @@ TEST(Npy, HeaderIsNumpyFormat10) {
 }
 
 TEST(Npy, RoundTrips) {
-  const auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const std::vector<float> v = {0.5f, -1.25f, 3e-8f, 7.0f, -0.0f, 1e30f};
   for (const std::vector<int64_t>& shape : {std::vector<int64_t>{6}, {2, 3}, {3, 2, 1}, {0, 4}}) {
     const std::string path = (dir / "a.npy").string();
@@ -41,7 +41,7 @@ TEST(Npy, RoundTrips) {
 }
 
 TEST(Npy, BadFilesAreNamed) {
-  const auto dir = test::scratch_dir();
+  const test::TempDir dir;
   const std::string path = (dir / "bad.npy").string();
   const float v[2] = {1, 2};
   auto put = [&](const std::string& s) { std::ofstream(path, std::ios::binary) << s; };

@@ -15,7 +15,6 @@ namespace hessq::io {
 namespace {
 
 namespace fs = std::filesystem;
-using test::scratch_dir;
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -56,7 +55,8 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> parts) {
 
 // Opens a hand-built file and expects the header to be rejected with a message naming the file.
 void expect_open_error(const std::string& bytes, std::initializer_list<std::string> parts) {
-  fs::path p = scratch_dir() / "bad.safetensors";
+  const test::TempDir tmp;
+  fs::path p = tmp / "bad.safetensors";
   write_bytes(p, bytes);
   expect_error([&] { SafetensorsFile::open(p.string()); }, {p.string()});
   expect_error([&] { SafetensorsFile::open(p.string()); }, parts);
@@ -75,7 +75,8 @@ TensorMap sample_tensors() {
 // ---- round trips ----
 
 TEST(Safetensors, RoundTripF32IsExactAndZeroCopy) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   TensorMap in = sample_tensors();
   write_safetensors_f32(path, in, DType::F32);
 
@@ -93,7 +94,8 @@ TEST(Safetensors, RoundTripF32IsExactAndZeroCopy) {
 }
 
 void check_half_round_trip(DType store, float (*decode)(uint16_t), uint16_t (*encode)(float)) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   TensorMap in = sample_tensors();
   write_safetensors_f32(path, in, store);
   auto f = SafetensorsFile::open(path);
@@ -114,14 +116,16 @@ TEST(Safetensors, RoundTripBF16RoundsToNearestEven) {
 }
 
 TEST(Safetensors, MetadataRoundTrip) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   std::map<std::string, std::string> meta = {{"format", "pt"}, {"hessq", "{\"v\": 1}"}, {"note", "ünïcode"}};
   write_safetensors_f32(path, sample_tensors(), DType::BF16, meta);
   EXPECT_EQ(SafetensorsFile::open(path)->metadata(), meta);
 }
 
 TEST(Safetensors, EmptyFileRoundTrip) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   write_safetensors(path, {});
   EXPECT_EQ(read_bytes(path), st_bytes("{}      ", ""));
   EXPECT_TRUE(read_safetensors(path).empty());
@@ -130,7 +134,8 @@ TEST(Safetensors, EmptyFileRoundTrip) {
 // ---- layout ----
 
 TEST(Safetensors, ExactBytesOfASmallFile) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   float v[2] = {1.0f, 2.0f};
   write_safetensors(path, {{"a", DType::F32, {2}, v, 8}});
   std::string header = R"({"a":{"data_offsets":[0,8],"dtype":"F32","shape":[2]}})";
@@ -139,7 +144,7 @@ TEST(Safetensors, ExactBytesOfASmallFile) {
 }
 
 TEST(Safetensors, DeterministicBytes) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   std::map<std::string, std::string> meta = {{"format", "pt"}};
   write_safetensors_f32((dir / "a.safetensors").string(), sample_tensors(), DType::F16, meta);
   write_safetensors_f32((dir / "b.safetensors").string(), sample_tensors(), DType::F16, meta);
@@ -149,7 +154,8 @@ TEST(Safetensors, DeterministicBytes) {
 // Mixed dtypes: header padded to 8, data contiguous (what the safetensors library requires), every
 // tensor naturally aligned, and the raw bytes read back unchanged.
 TEST(Safetensors, MixedDtypesAreAlignedAndContiguous) {
-  auto path = (scratch_dir() / "m.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "m.safetensors").string();
   std::string u8 = "\x01\x02\x03", f16 = le_bytes<uint16_t>({0x3c00, 0xc000, 0x0001});
   std::string f32 = le_bytes<float>({1.5f}), f64 = le_bytes<double>({-2.25}), i64 = le_bytes<int64_t>({-5, 7});
   write_safetensors(path, {{"u8", DType::U8, {3}, u8.data(), 3},
@@ -182,7 +188,8 @@ TEST(Safetensors, MixedDtypesAreAlignedAndContiguous) {
 // ---- reading files not written by us ----
 
 TEST(Safetensors, ReadsHandBuiltFileWithUnalignedF32) {
-  auto path = (scratch_dir() / "hand.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "hand.safetensors").string();
   std::string header =
       R"({"__metadata__":{"format":"pt"},"b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
       R"("w":{"dtype":"F32","shape":[2,1],"data_offsets":[1,9]},)"
@@ -209,7 +216,7 @@ TEST(Safetensors, ReadsHandBuiltFileWithUnalignedF32) {
 }
 
 TEST(Safetensors, ReadsDirectoryWithModelSafetensors) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   write_safetensors_f32((dir / "model.safetensors").string(), sample_tensors(), DType::F32);
   EXPECT_EQ(read_safetensors(dir.string()).size(), sample_tensors().size());
 }
@@ -222,7 +229,7 @@ void write_index(const fs::path& dir, const std::string& weight_map) {
 }
 
 TEST(Safetensors, ShardedRead) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   TensorMap all = sample_tensors(), a, b;
   for (const auto& [name, t] : all) (name < "n" ? a : b)[name] = t;  // "empty", "model.embed..." | rest
   ASSERT_FALSE(a.empty());
@@ -249,7 +256,7 @@ TEST(Safetensors, ShardedRead) {
 }
 
 TEST(Safetensors, ShardedIndexErrors) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   auto index = (dir / "model.safetensors.index.json").string();
   TensorMap one = {{"x", Tensor::from({1}, {1.f})}};
   write_safetensors_f32((dir / "s1.safetensors").string(), one, DType::F32);
@@ -274,10 +281,11 @@ TEST(Safetensors, ShardedIndexErrors) {
 // ---- robustness of the reader ----
 
 TEST(Safetensors, MissingPath) {
-  auto path = (scratch_dir() / "nope.safetensors").string();
+  const test::TempDir tmp;
+  auto path = (tmp / "nope.safetensors").string();
   expect_error([&] { read_safetensors(path); }, {path});
   expect_error([&] { SafetensorsFile::open(path); }, {path});
-  expect_error([&] { read_safetensors(scratch_dir().string()); }, {"model.safetensors"});
+  expect_error([&] { read_safetensors(tmp.string()); }, {"model.safetensors"});
 }
 
 TEST(Safetensors, FileShorterThanEightBytes) { expect_open_error("\x01\x02\x03", {"3 bytes", "8"}); }
@@ -347,7 +355,7 @@ TEST(Safetensors, OverlappingTensors) {
 // ---- writer ----
 
 TEST(Safetensors, AtomicWriteIntoMissingDirectoryLeavesNothing) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   auto path = (dir / "no_such_dir" / "m.safetensors").string();
   expect_error([&] { write_safetensors_f32(path, sample_tensors(), DType::F32); }, {"no_such_dir"});
   EXPECT_FALSE(fs::exists(dir / "no_such_dir"));
@@ -359,7 +367,7 @@ TEST(Safetensors, AtomicWriteIntoMissingDirectoryLeavesNothing) {
 }
 
 TEST(Safetensors, WriterRejectsBadEntries) {
-  auto dir = scratch_dir();
+  const test::TempDir dir;
   auto path = (dir / "m.safetensors").string();
   float v[4] = {};
   expect_error([&] { write_safetensors(path, {{"t", DType::F32, {3}, v, 16}}); }, {path, "'t'", "12 bytes", "16"});

@@ -10,9 +10,9 @@
 #include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/quant_spec.hpp"
-#include "hessq/runtime/act_quant_linear.hpp"
+#include "hessq/model/act_quant_linear.hpp"
 
-namespace hessq::runtime {
+namespace hessq::model {
 
 namespace {
 
@@ -186,4 +186,4 @@ TEST(ActQuantLinear, RefusesFactorsOfTheWrongShape) {
   EXPECT_THROW(ActQuantLinear(L.q, L.x, Tensor::from({L.n}, std::vector<float>(L.n, 0.0f)), std::nullopt, "t"), Error);
 }
 
-}  // namespace hessq::runtime
+}  // namespace hessq::model

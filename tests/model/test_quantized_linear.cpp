@@ -8,9 +8,9 @@
 #include "hessq/core/random.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/quant_spec.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
-namespace hessq::runtime {
+namespace hessq::model {
 
 static std::vector<float> seeded(int64_t n, uint64_t seed) {  // splitmix64 -> uniform [-1, 1)
   std::vector<float> v(n);
@@ -69,4 +69,4 @@ TEST(QuantizedLinear, RefusesAWeightTheCodesDoNotReproduce) {
   }
 }
 
-}  // namespace hessq::runtime
+}  // namespace hessq::model

@@ -7,8 +7,9 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/io/hessq_format.hpp"
-#include "hessq/pipeline/driver.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/layout.hpp"
+#include "hessq/model/quantized_linear.hpp"
+#include "pipeline/pipeline_util.hpp"
 #include "pipeline/stories_fixture.hpp"
 
 namespace fs = std::filesystem;
@@ -17,26 +18,22 @@ namespace hessq::pipeline {
 
 using test::Stories;
 
-static QuantizeResult quantize(const Stories& s, const std::string& yaml) {
-  DriverOptions opt;
-  opt.progress = false;
-  return quantize_model(s.m, parse_recipe(yaml, "test.yaml"), s.windows(), opt);
+static test::Run quantize(const Stories& s, const std::string& yaml) {
+  return test::run_pipeline(s.m, parse_recipe(yaml, "test.yaml"), s.windows());
 }
 
-static const runtime::QuantizedLinear& qlin(const model::Model& m, int l, model::Proj p) {
-  return dynamic_cast<const runtime::QuantizedLinear&>(m.layers[l].linear(p));
+static const model::QuantizedLinear& qlin(const model::Model& m, int l, model::Proj p) {
+  return dynamic_cast<const model::QuantizedLinear&>(m.layers[l].linear(p));
 }
 
 static void expect_round_trip(const Stories& s, const std::string& yaml, const fs::path& dir) {
-  const QuantizeResult res = quantize(s, yaml);
-  io::HessqMeta meta;
-  meta.diagnostics = res.diagnostics;
-  io::write_hessq(dir.string(), res.model, meta);
+  const test::Run res = quantize(s, yaml);
+  io::write_hessq(dir.string(), res.model, {}, res.diagnostics);
   const model::Model back = io::load_model(dir.string());  // through checkpoint dispatch
   for (int l = 0; l < s.m.cfg.n_layers; ++l)
     for (model::Proj p : model::kAllProjs) {
       const auto &a = qlin(res.model, l, p), &b = qlin(back, l, p);
-      SCOPED_TRACE(io::linear_tensor_prefix(l, p));
+      SCOPED_TRACE(model::linear_name(l, p));
       EXPECT_EQ(a.spec(), b.spec());
       EXPECT_EQ(a.stored_in_features(), b.stored_in_features());
       EXPECT_EQ(a.packed().codes, b.packed().codes);
@@ -66,7 +63,9 @@ TEST(HessqFormat, RoundTripGptqGroupedAsymWithPadding) {
   // int4 asym g32: 4 + 16/32 (F16 scale) + 8/32 (U8 zero) = 4.75 bits; down_proj pays for padding.
   EXPECT_DOUBLE_EQ(j["linears"][0]["bits_per_weight"].get<double>(), 4.75);
   EXPECT_DOUBLE_EQ(j["linears"][6]["bits_per_weight"].get<double>(), 4.75 * 192 / 172);
-  EXPECT_FALSE(fs::exists(dir.string() + ".tmp"));
+  EXPECT_FALSE(fs::exists(dir.string() + ".partial"));
+  EXPECT_EQ(j["shards"].size(), 6u);  // one per block, then the embedding / norm
+  EXPECT_TRUE(fs::exists(dir / "model.safetensors.index.json"));
 }
 
 TEST(HessqFormat, RoundTripRtnSymPerChannelAndAwq) {
@@ -77,7 +76,7 @@ TEST(HessqFormat, RoundTripRtnSymPerChannelAndAwq) {
 TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
   Stories s;
   const fs::path dir = test::scratch_dir() / "m.hessq";
-  const QuantizeResult res = quantize(s, "- rtn: {bits: 4}\n");
+  const test::Run res = quantize(s, "- rtn: {bits: 4}\n");
   io::write_hessq(dir.string(), res.model, {});
   const fs::path manifest = dir / "hessq.json";
   nlohmann::ordered_json j = io::read_hessq_manifest(dir.string());
@@ -87,7 +86,7 @@ TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
     io::load_model(dir.string());
     FAIL() << "a newer format version was accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("format version 2 is newer than this hessq"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("format version 3 is newer than this hessq"), std::string::npos) << e.what();
   }
   // A linear whose record claims another shape than its stored codes.
   j["format_version"] = io::kHessqFormatVersion;
@@ -100,7 +99,7 @@ TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
 TEST(HessqFormat, MissingOutputDirectoryLeavesNothing) {
   Stories s;
   const fs::path root = test::scratch_dir();
-  const QuantizeResult res = quantize(s, "- rtn: {bits: 4}\n");
+  const test::Run res = quantize(s, "- rtn: {bits: 4}\n");
   const fs::path out = root / "missing" / "m.hessq";
   try {
     io::write_hessq(out.string(), res.model, {});

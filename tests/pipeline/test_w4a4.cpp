@@ -8,8 +8,9 @@
 #include <cmath>
 
 #include "hessq/model/hadamard_linear.hpp"
-#include "hessq/pipeline/w4a4_driver.hpp"
-#include "hessq/runtime/act_quant_linear.hpp"
+#include "hessq/model/act_quant_linear.hpp"
+#include "hessq/pipeline/summary.hpp"
+#include "pipeline/pipeline_util.hpp"
 #include "pipeline/stories_fixture.hpp"
 
 namespace hessq::pipeline {
@@ -35,19 +36,30 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return d;
 }
 
-W4a4Result run(const Stories& s, const std::string& method, const std::string& format, int rank, bool smooth = false) {
-  W4a4Config c = w4a4_config_for_method(method, format, rank, smooth);
-  c.diag_tokens = 256;
-  c.smooth_tokens = 256;
-  W4a4Options opt;
-  opt.progress = false;
-  return quantize_model_w4a4(s.m, c, s.windows(), opt);
+struct W4a4Result {
+  model::Model model;
+  std::map<std::string, nlohmann::ordered_json> diagnostics;
+  nlohmann::ordered_json summary, rotation;
+};
+
+W4a4Result run(const Stories& s, const std::string& method, const std::string& format, int rank, bool smooth = false,
+               bool sequential = true, bool alloc = false) {
+  Recipe r = test::recipe(method, format, rank, smooth);
+  r.sequential = sequential;
+  if (alloc)
+    for (Pass& p : r.passes)
+      if (find_pass(p.name)->scope == PassScope::Branch) p.branch.alloc = true;
+  test::Run run = test::run_pipeline(s.m, r, s.windows());
+  W4a4Result out{std::move(run.model), std::move(run.diagnostics), {}, run.report.rotation};
+  out.summary = summarize_diagnostics(out.diagnostics);
+  if (!run.report.allocation.is_null()) out.summary["allocation"] = run.report.allocation;
+  return out;
 }
 
-const runtime::ActQuantLinear& act_linear(const model::Model& m, int layer, model::Proj p) {
+const model::ActQuantLinear& act_linear(const model::Model& m, int layer, model::Proj p) {
   const model::Linear* l = &m.layers[layer].linear(p);
   if (auto* h = dynamic_cast<const model::HadamardLinear*>(l)) l = h->inner().get();
-  return dynamic_cast<const runtime::ActQuantLinear&>(*l);
+  return dynamic_cast<const model::ActQuantLinear&>(*l);
 }
 
 }  // namespace
@@ -121,7 +133,7 @@ TEST(W4a4, QuantizedRotationPathKeepsTheModel) {
   // down_proj keeps its online Hadamard around the quantized layer.
   const auto* had = dynamic_cast<const model::HadamardLinear*>(&r.model.layers[0].linear(model::Proj::Down));
   ASSERT_NE(had, nullptr);
-  EXPECT_NE(dynamic_cast<const runtime::ActQuantLinear*>(had->inner().get()), nullptr);
+  EXPECT_NE(dynamic_cast<const model::ActQuantLinear*>(had->inner().get()), nullptr);
   // W8A8 on the rotated model: the logits stay close to the float model's. A rotation applied on one
   // side only (weights vs inputs) would scramble them; 8-bit noise moves them by ~1% of their range.
   constexpr double kW8A8RelTol = 0.05;
@@ -132,13 +144,7 @@ TEST(W4a4, QuantizedRotationPathKeepsTheModel) {
 
 TEST(W4a4, SequentialCalibrationSeesTheQuantizedBlocks) {
   Stories s;
-  W4a4Config c = w4a4_config_for_method("arhq", "nvfp4", 4, false);
-  c.diag_tokens = 128;
-  W4a4Options opt;
-  opt.progress = false;
-  const W4a4Result seq = quantize_model_w4a4(s.m, c, s.windows(), opt);
-  c.sequential = false;
-  const W4a4Result flt = quantize_model_w4a4(s.m, c, s.windows(), opt);
+  const W4a4Result seq = run(s, "arhq", "nvfp4", 4), flt = run(s, "arhq", "nvfp4", 4, false, false);
   // Block 0 sees the same inputs either way; later blocks do not.
   const auto& a0 = act_linear(seq.model, 0, model::Proj::Q), &b0 = act_linear(flt.model, 0, model::Proj::Q);
   EXPECT_EQ(a0.residual()->packed().codes, b0.residual()->packed().codes);
@@ -150,12 +156,7 @@ TEST(W4a4, SequentialCalibrationSeesTheQuantizedBlocks) {
 
 TEST(W4a4, AllocatedRanksStayWithinTheBudget) {
   Stories s;
-  W4a4Config c = w4a4_config_for_method("arhq", "nvfp4", 8, false);
-  c.allocate = true;
-  c.diag_tokens = 256;
-  W4a4Options opt;
-  opt.progress = false;
-  const W4a4Result r = quantize_model_w4a4(s.m, c, s.windows(), opt);
+  const W4a4Result r = run(s, "arhq", "nvfp4", 8, false, true, true);
   const auto& a = r.summary["allocation"];
   EXPECT_LE(a["used_params"].get<int64_t>(), a["budget_params"].get<int64_t>());
   int64_t used = 0;

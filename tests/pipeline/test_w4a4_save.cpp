@@ -9,9 +9,9 @@
 #include <fmt/format.h>
 
 #include "hessq/io/hessq_format.hpp"
-#include "hessq/io/hessq_w4a4.hpp"
+#include "hessq/io/hessq_linear.hpp"
 #include "hessq/model/hadamard_linear.hpp"
-#include "hessq/pipeline/w4a4_driver.hpp"
+#include "pipeline/pipeline_util.hpp"
 #include "pipeline/stories_fixture.hpp"
 
 namespace hessq::pipeline {
@@ -21,58 +21,51 @@ using test::Stories;
 
 namespace {
 
-W4a4Result run(const Stories& s, W4a4Config c) {
-  c.diag_tokens = 128;
-  c.smooth_tokens = 128;
-  W4a4Options opt;
-  opt.progress = false;
-  return quantize_model_w4a4(s.m, c, s.windows(), opt);
-}
+test::Run run(const Stories& s, const Recipe& r) { return test::run_pipeline(s.m, r, s.windows()); }
 
 }  // namespace
 
 TEST(W4a4Save, ReloadedModelGivesIdenticalLogits) {
   Stories s;
   const std::vector<int> tokens = s.tok->encode("Once upon a time, there was a big dog. The dog was happy.", true);
-  W4a4Config f16 = w4a4_config_for_method("arhq", "nvfp4", 4, true);
-  W4a4Config rot = w4a4_config_for_method("quarot+arhq+gptq", "int4", 4, false);
-  W4a4Config f32 = w4a4_config_for_method("svdquant", "mxfp4", 8, false);
-  f32.lowrank_storage = methods::LowRankStorage::F32;
+  const Recipe f16 = test::recipe("arhq", "nvfp4", 4, true);
+  const Recipe rot = test::recipe("quarot+arhq+gptq", "int4", 4, false);
+  Recipe f32 = test::recipe("svdquant", "mxfp4", 8, false);
+  f32.passes[0].branch.dtype = "f32";
   int i = 0;
-  for (const W4a4Config& c : {f16, rot, f32}) {
-    SCOPED_TRACE(c.method + " " + c.format.name);
-    const W4a4Result r = run(s, c);
+  for (const Recipe& c : {f16, rot, f32}) {
+    SCOPED_TRACE(c.describe());
+    const test::Run r = run(s, c);
     const std::string dir = (test::scratch_dir() / fmt::format("m{}", i++)).string();
     io::HessqMeta meta;
     meta.recipe = c.to_json();
-    meta.diagnostics = r.diagnostics;
-    io::write_hessq(dir, r.model, meta);
+    io::write_hessq(dir, r.model, meta, r.diagnostics);
     const model::Model back = io::load_hessq_model(dir);
     EXPECT_EQ(logits_of(back, tokens), logits_of(r.model, tokens));
 
     const auto j = io::read_hessq_manifest(dir);
     ASSERT_EQ(j["linears"].size(), 35u);
     const auto& rec = j["linears"][6];  // layer 0 down_proj
-    EXPECT_EQ(rec["act_format"], c.format.x.name());
-    EXPECT_EQ(rec["rank"], c.rank);
-    EXPECT_EQ(rec["lowrank_dtype"], methods::lowrank_storage_name(c.lowrank_storage));
+    EXPECT_EQ(rec["act_format"], c.act->name());
+    EXPECT_EQ(rec["rank"], c.branch()->branch.rank);
+    EXPECT_EQ(rec["lowrank_dtype"], c.branch()->branch.dtype == "f32" ? "F32" : "F16");
     EXPECT_GT(rec["bits_per_weight"].get<double>(), rec["residual_bits_per_weight"].get<double>());
-    EXPECT_EQ(rec["input_transform"].is_null(), !c.rotate);
+    EXPECT_EQ(rec["input_transform"].is_null(), c.find("rotate") == nullptr);
   }
 }
 
 TEST(W4a4Save, FloatEquivalentWeightFoldsBranchSmoothingAndRotation) {
   Stories s;
-  const W4a4Result r = run(s, w4a4_config_for_method("quarot+smooth+arhq", "nvfp4", 4, false));
+  const test::Run r = run(s, test::recipe("quarot+smooth+arhq", "nvfp4", 4, false));
   const auto& had = dynamic_cast<const model::HadamardLinear&>(r.model.layers[1].linear(model::Proj::Down));
-  const auto& act = dynamic_cast<const runtime::ActQuantLinear&>(*had.inner());
+  const auto& act = dynamic_cast<const model::ActQuantLinear&>(*had.inner());
   const int64_t m = had.out_features(), n = had.in_features(), T = 3;
   const Tensor W = io::float_equivalent_weight(had, "down_proj");
   std::vector<float> x(T * n), xr(T * n);
   for (int64_t i = 0; i < T * n; ++i) x[i] = static_cast<float>(std::sin(0.37 * i));
   had.rotate_input(x.data(), static_cast<int>(T), xr.data());
   // Reference without Q_x, in double: x_s = (x M) / s, y = x_s W_q^T + (x_s A) B^T.
-  const runtime::LowRankBranch& L = *act.lowrank();
+  const model::LowRankBranch& L = *act.lowrank();
   const float* s_ = act.smooth()->ptr();
   const float* Wq = act.residual()->weight().ptr();
   double max_err = 0, max_y = 0;

@@ -14,44 +14,6 @@
 
 namespace hessq::calib {
 
-const char* input_name(InputKind k) {
-  switch (k) {
-    case InputKind::Attn: return "attn_in";
-    case InputKind::AttnOut: return "o_in";
-    case InputKind::Mlp: return "mlp_in";
-    case InputKind::MlpOut: return "down_in";
-  }
-  return "?";
-}
-
-InputKind input_of(model::Proj p) {
-  switch (p) {
-    case model::Proj::Q:
-    case model::Proj::K:
-    case model::Proj::V: return InputKind::Attn;
-    case model::Proj::O: return InputKind::AttnOut;
-    case model::Proj::Gate:
-    case model::Proj::Up: return InputKind::Mlp;
-    case model::Proj::Down: return InputKind::MlpOut;
-  }
-  return InputKind::Attn;
-}
-
-int input_features(const model::ModelConfig& cfg, InputKind k) {
-  switch (k) {
-    case InputKind::Attn:
-    case InputKind::Mlp: return cfg.dim;
-    case InputKind::AttnOut: return cfg.q_dim();
-    case InputKind::MlpOut: return cfg.hidden_dim;
-  }
-  return 0;
-}
-
-// The one projection whose hook call records a shared input (the others see the same rows).
-static bool records_input(model::Proj p) {
-  return p == model::Proj::Q || p == model::Proj::O || p == model::Proj::Gate || p == model::Proj::Down;
-}
-
 const CapturedInput& Capture::get(int layer, InputKind kind) const {
   for (const CapturedInput& c : inputs)
     if (c.layer == layer && c.kind == kind) return c;
@@ -99,7 +61,7 @@ Capture capture_inputs(const model::Model& model, const std::vector<int>& stream
   tf.set_stop_after(layers.back());  // later blocks cannot change the captured inputs
   int64_t start = 0;  // stream position of the current window's first token
   tf.set_hook([&](const model::LinearId& id, const float* x, int n) {
-    if (id.layer < 0 || !records_input(id.proj)) return;
+    if (id.layer < 0 || !model::is_input_representative(id.proj)) return;
     auto it = slot.find({id.layer, static_cast<int>(input_of(id.proj))});
     if (it == slot.end()) return;
     CapturedInput& c = *it->second;

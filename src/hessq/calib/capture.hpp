@@ -11,23 +11,20 @@
 
 #include <Eigen/Dense>
 
+#include "hessq/model/layout.hpp"
 #include "hessq/model/model.hpp"
 
 namespace hessq::calib {
 
 using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;  // [tokens, n]
 
-// The four distinct linear inputs of a decoder block.
-enum class InputKind {
-  Attn,     // q_proj, k_proj, v_proj: the normed residual stream  [dim]
-  AttnOut,  // o_proj: the attention output                         [q_dim]
-  Mlp,      // gate_proj, up_proj: the normed residual stream       [dim]
-  MlpOut,   // down_proj: silu(gate) * up                           [hidden_dim]
-};
-inline constexpr InputKind kAllInputs[] = {InputKind::Attn, InputKind::AttnOut, InputKind::Mlp, InputKind::MlpOut};
-const char* input_name(InputKind k);       // "attn_in", "o_in", "mlp_in", "down_in"
-InputKind input_of(model::Proj p);         // q/k/v -> Attn, o -> AttnOut, gate/up -> Mlp, down -> MlpOut
-int input_features(const model::ModelConfig& cfg, InputKind k);
+// The four distinct linear inputs of a block (model/layout.hpp).
+using model::InputKind;
+using model::kAllInputs;
+using model::input_name;
+using model::input_of;
+using model::input_features;
+using model::input_index;
 
 struct CapturedInput {
   int layer = 0;

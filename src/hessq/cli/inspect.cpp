@@ -9,6 +9,7 @@
 #include "hessq/io/gguf.hpp"
 #include "hessq/io/hessq_format.hpp"
 #include "hessq/io/safetensors.hpp"
+#include "hessq/io/tensor_store.hpp"
 
 namespace hessq::cli {
 
@@ -27,9 +28,14 @@ static void print_hessq(const std::string& path, bool list_linears) {
   const auto& t = j["totals"];
   std::string recipe = "?";
   if (j.contains("recipe") && j["recipe"].contains("source")) recipe = j["recipe"]["source"];
-  if (j.contains("recipe") && j["recipe"].contains("method"))  // W4A4
-    recipe = fmt::format("W4A4 {} {}", j["recipe"]["method"].get<std::string>(),
-                         j["recipe"]["format"]["name"].get<std::string>());
+  if (j.contains("recipe") && j["recipe"].contains("method") && j["recipe"].contains("format")) {
+    const auto& f = j["recipe"]["format"];
+    const bool act = f.contains("activations") && !f["activations"].is_null();
+    recipe = fmt::format("{} ({}){}", j["recipe"]["method"].get<std::string>(),
+                         act ? fmt::format("W {}, A {}", f.value("weights", "?"), f["activations"].get<std::string>())
+                             : fmt::format("W {}", f.value("weights", "?")),
+                         j["recipe"].contains("source") ? ", " + j["recipe"]["source"].get<std::string>() : "");
+  }
   fmt::print("quantized     {} linears ({}), format version {}, recipe {}\n", j["linears"].size(), fs,
              j["format_version"].get<int>(), recipe);
   if (t.contains("extra_params"))
@@ -44,10 +50,7 @@ static void print_hessq(const std::string& path, bool list_linears) {
                l["bits_per_weight"].get<double>());
 }
 
-static void print_model(const std::string& path, bool list_tensors) {
-  io::Checkpoint ck = io::read_checkpoint(path);
-  model::build_model(ck.cfg, ck.tensors, path);
-  const model::ModelConfig& c = ck.cfg;
+static void print_config(const std::string& path, const model::ModelConfig& c) {
   fmt::print("model         {}\n", path);
   fmt::print("architecture  {} ({})\n", model::arch_name(c.arch), model::hf_architecture(c.arch));
   fmt::print("dim {}  hidden {}  layers {}  heads {}  kv_heads {}  head_dim {}\n", c.dim, c.hidden_dim, c.n_layers,
@@ -56,12 +59,35 @@ static void print_model(const std::string& path, bool list_tensors) {
              c.rope_theta, c.rope_scaling ? " (llama3 scaling)" : "",
              c.rope_style == model::RopeStyle::Half ? "halves (HF)" : "interleaved (llama2.c)", c.norm_eps);
   fmt::print("tied embeddings {}  qkv bias {}  qk norm {}\n", c.tie_embeddings, c.qkv_bias, c.qk_norm);
+}
+
+static void print_model(const std::string& path, bool list_tensors) {
+  if (io::is_hessq_dir(path)) {
+    io::Checkpoint ck = io::read_checkpoint(path);
+    model::build_model(ck.cfg, ck.tensors, path);
+    print_config(path, ck.cfg);
+    int64_t params = 0;
+    for (const auto& [name, t] : ck.tensors) params += t.numel();
+    fmt::print("parameters    {} ({:.2f} M), {} tensors\n", params, params / 1e6, ck.tensors.size());
+    print_hessq(path, list_tensors);
+    if (!list_tensors) return;
+    for (const auto& [name, t] : ck.tensors) fmt::print("  {:<56} {}\n", name, shape_str(t.shape));
+    return;
+  }
+  // A float checkpoint: names, shapes and dtypes are validated and shown without reading the values,
+  // so a model larger than memory inspects in milliseconds.
+  const io::TensorStore s = io::open_tensor_store(path);
+  print_config(path, s.cfg);
   int64_t params = 0;
-  for (const auto& [name, t] : ck.tensors) params += t.numel();
-  fmt::print("parameters    {} ({:.2f} M), {} tensors\n", params, params / 1e6, ck.tensors.size());
-  if (io::is_hessq_dir(path)) print_hessq(path, list_tensors);
+  std::map<std::string, int64_t> by_dtype;
+  for (const auto& [name, t] : s.tensors) params += t.numel(), by_dtype[io::dtype_name(t.dtype)] += t.numel();
+  std::string dtypes;
+  for (const auto& [d, n] : by_dtype) dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", d, n);
+  fmt::print("parameters    {} ({:.2f} M), {} tensors ({}), {:.2f} GB stored\n", params, params / 1e6,
+             s.tensors.size(), dtypes, static_cast<double>(s.stored_bytes()) / 1e9);
   if (!list_tensors) return;
-  for (const auto& [name, t] : ck.tensors) fmt::print("  {:<56} {}\n", name, shape_str(t.shape));
+  for (const auto& [name, t] : s.tensors)
+    fmt::print("  {:<56} {:<5} {}\n", name, io::dtype_name(t.dtype), shape_str(t.shape));
 }
 
 static void print_safetensors(const std::string& path) {

@@ -21,8 +21,15 @@ static void run_synth(const SynthArgs& a) {
   HESSQ_CHECK(dtype.has_value(), "--dtype must be f32, f16 or bf16, got '{}'", a.dtype);
   spdlog::info("synth {}: {} layers, dim {}, hidden {}, heads {}/{}, vocab {} (seed {})", a.like, cfg.n_layers, cfg.dim,
                cfg.hidden_dim, cfg.n_heads, cfg.n_kv_heads, cfg.vocab_size, a.seed);
-  io::Checkpoint ck{cfg, model::synth_tensors(cfg, a.seed), std::nullopt};
-  io::write_hf_checkpoint(a.out, std::move(ck), *dtype, model::synth_tokenizer_files());
+  // Tensor by tensor, in chunks of 2^20 values (256 rows of a 4096-wide matrix): memory stays bounded
+  // at any model size.
+  const model::SynthWeights weights(cfg, a.seed);
+  io::write_hf_checkpoint_streamed(
+      a.out, cfg, *dtype,
+      [&](const std::string& name, size_t begin, size_t end, float* out) {
+        weights.fill(name, static_cast<int64_t>(begin), static_cast<int64_t>(end), out);
+      },
+      model::synth_tokenizer_files());
   spdlog::info("wrote {} (synthetic weights: for speed and scale tests only)", a.out);
 }
 

@@ -44,7 +44,8 @@ void Progress::draw(bool final) {
   const double secs = std::chrono::duration<double>(last_draw_ - start_).count();
   const double frac = total_ > 0 ? static_cast<double>(done_) / total_ : 1.0;
   const double eta = done_ > 0 ? secs / done_ * (total_ - done_) : 0.0;
-  const std::string timing = final ? fmt::format("{} elapsed", hms(secs)) : fmt::format("ETA {}", hms(eta));
+  std::string timing = final ? fmt::format("{} elapsed", hms(secs)) : fmt::format("ETA {}", hms(eta));
+  if (!note_.empty()) timing += ", " + note_;
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(frac * kWidth);

@@ -1,5 +1,6 @@
 #include "hessq/io/checkpoint.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 #include "hessq/core/atomic_file.hpp"
@@ -8,13 +9,13 @@
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/llama2c.hpp"
 #include "hessq/io/safetensors.hpp"
+#include "hessq/io/tensor_store.hpp"
 #include "hessq/model/rope_layout.hpp"
 
 namespace fs = std::filesystem;
 
 namespace hessq::io {
 
-static constexpr const char* kLegacyRopeFile = "llama2c_rope.safetensors";
 
 CheckpointKind checkpoint_kind(const std::string& path) {
   HESSQ_CHECK(fs::exists(path), "{}: no such file or directory", path);
@@ -30,24 +31,15 @@ CheckpointKind checkpoint_kind(const std::string& path) {
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  const CheckpointKind kind = checkpoint_kind(path);
-  if (kind == CheckpointKind::Hessq) return read_hessq_checkpoint(path);
-  if (kind == CheckpointKind::Llama2c) {
-    Llama2cCheckpoint l2 = read_llama2c(path);
-    return Checkpoint{l2.cfg, std::move(l2.tensors), l2.legacy_rope};
-  }
-  Checkpoint ck;
-  ck.cfg = read_hf_config(path);
-  ck.tensors = read_safetensors(path);
-  const fs::path rope = fs::path(path) / kLegacyRopeFile;
-  if (fs::exists(rope)) ck.legacy_rope = SafetensorsFile::open(rope.string())->to_f32("freq_cis");
-  return ck;
+  if (checkpoint_kind(path) == CheckpointKind::Hessq) return read_hessq_checkpoint(path);
+  const TensorStore s = open_tensor_store(path);
+  return Checkpoint{s.cfg, s.all_f32(), s.legacy_rope};
 }
 
 model::Model load_model(const std::string& path) {
   if (checkpoint_kind(path) == CheckpointKind::Hessq) return load_hessq_model(path);
-  Checkpoint ck = read_checkpoint(path);
-  return model::build_model(ck.cfg, std::move(ck.tensors), path);
+  const TensorStore s = open_tensor_store(path);
+  return model::build_model(s.cfg, s.all_f32(), path);
 }
 
 void write_hf_checkpoint(const std::string& dir, Checkpoint ck, DType dtype,
@@ -61,6 +53,28 @@ void write_hf_checkpoint(const std::string& dir, Checkpoint ck, DType dtype,
   if (ck.legacy_rope)
     write_safetensors_f32((fs::path(out.tmp_path()) / kLegacyRopeFile).string(), {{"freq_cis", *ck.legacy_rope}},
                           DType::F32);
+  for (const auto& [name, contents] : extra_files)
+    write_file_atomic((fs::path(out.tmp_path()) / name).string(), contents);
+  out.commit();
+}
+
+void write_hf_checkpoint_streamed(const std::string& dir, const model::ModelConfig& cfg, DType dtype,
+                                  const F32ChunkSource& fill,
+                                  const std::map<std::string, std::string>& extra_files) {
+  HESSQ_CHECK(cfg.rope_style == model::RopeStyle::Half,
+              "{}: a streamed HF checkpoint needs its q/k rows in the HF (half) RoPE layout", dir);
+  cfg.validate(dir);
+  std::map<std::string, Shape> shapes;
+  for (const auto& spec : model::checkpoint_layout(cfg)) shapes.emplace(spec.name, spec.shape);
+  AtomicDir out(dir);
+  write_file_atomic((fs::path(out.tmp_path()) / "config.json").string(), hf_config_json(cfg));
+  auto checked = [&](const std::string& name, size_t begin, size_t end, float* values) {
+    fill(name, begin, end, values);
+    for (size_t i = 0; i < end - begin; ++i)
+      HESSQ_CHECK(std::isfinite(values[i]), "{}: tensor '{}': element {} is {}", dir, name, begin + i, values[i]);
+  };
+  write_safetensors_f32_streamed((fs::path(out.tmp_path()) / "model.safetensors").string(), shapes, dtype, checked,
+                                 {{"format", "pt"}});
   for (const auto& [name, contents] : extra_files)
     write_file_atomic((fs::path(out.tmp_path()) / name).string(), contents);
   out.commit();

@@ -1,7 +1,7 @@
 // Checkpoints by path: a llama2.c .bin file, a HuggingFace directory (config.json + safetensors,
 // single file or sharded) or a quantized .hessq directory (hessq.json, see hessq_format.hpp).
 // read_checkpoint gives the raw config and tensors (for convert; a .hessq's weights dequantized),
-// load_model the validated, runnable model (a .hessq's quantized linears as runtime::QuantizedLinear).
+// load_model the validated, runnable model (a .hessq's quantized linears as model::QuantizedLinear).
 #pragma once
 #include <map>
 #include <optional>
@@ -9,6 +9,7 @@
 
 #include "hessq/core/tensor.hpp"
 #include "hessq/io/dtype.hpp"
+#include "hessq/io/safetensors.hpp"
 #include "hessq/model/model.hpp"
 
 namespace hessq::io {
@@ -18,6 +19,9 @@ struct Checkpoint {
   TensorMap tensors;               // HF names, in cfg.rope_style
   std::optional<Tensor> legacy_rope;  // llama2.c freq_cis tables, carried for lossless round trips
 };
+
+// The side file of an HF directory converted from llama2.c that carries its legacy RoPE tables.
+inline constexpr const char* kLegacyRopeFile = "llama2c_rope.safetensors";
 
 enum class CheckpointKind { Llama2c, HfDirectory, Hessq };
 CheckpointKind checkpoint_kind(const std::string& path);  // throws naming the path if neither
@@ -31,6 +35,14 @@ model::Model load_model(const std::string& path);
 // `extra_files` ({name: contents}, e.g. a tokenizer.json) are written into the directory too.
 void write_hf_checkpoint(const std::string& dir, Checkpoint ck, DType dtype = DType::F32,
                          const std::map<std::string, std::string>& extra_files = {});
+// write_hf_checkpoint for a checkpoint that is produced rather than held (e.g. synthetic weights at
+// full scale): its tensors are exactly model::checkpoint_layout(cfg), in the HF layout (cfg.rope_style
+// must be Half), and `fill` is asked for each of them in bounded chunks (see
+// write_safetensors_f32_streamed), so memory stays bounded whatever the model size. Every chunk is
+// checked for NaN/Inf. Given the same values, the files are those write_hf_checkpoint writes.
+void write_hf_checkpoint_streamed(const std::string& dir, const model::ModelConfig& cfg, DType dtype,
+                                  const F32ChunkSource& fill,
+                                  const std::map<std::string, std::string>& extra_files = {});
 // Writes a llama2.c legacy .bin, atomically; q/k rows are converted to the interleaved layout.
 void write_llama2c_checkpoint(const std::string& path, Checkpoint ck);
 

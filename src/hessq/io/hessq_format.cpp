@@ -8,32 +8,47 @@
 #include <optional>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "hessq/commit.hpp"
 #include "hessq/core/atomic_file.hpp"
 #include "hessq/core/error.hpp"
-#include "hessq/formats/quant_spec.hpp"
-#include "hessq/io/hessq_w4a4.hpp"
+#include "hessq/io/hessq_linear.hpp"
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/safetensors.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 namespace hessq::io {
 
-static constexpr const char* kWeightsFile = "model.safetensors";
+static constexpr const char* kSingleWeightsFile = "model.safetensors";  // format version 1
+static constexpr const char* kIndexFile = "model.safetensors.index.json";
+static constexpr const char* kRunFile = "run.json";
+static constexpr const char* kTensorsRecord = "tensors.json";
 
 bool is_hessq_dir(const std::string& path) {
   return fs::is_directory(path) && fs::exists(fs::path(path) / kHessqManifestFile);
 }
 
-std::string linear_tensor_prefix(int layer, model::Proj p) {
-  const bool attn = p == model::Proj::Q || p == model::Proj::K || p == model::Proj::V || p == model::Proj::O;
-  return model::layer_tensor_name(layer, std::string(attn ? "self_attn." : "mlp.") + model::proj_name(p));
+std::string hessq_partial_dir(const std::string& dir) {
+  std::string d = dir;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d + ".partial";
 }
 
 // ---- config <-> JSON --------------------------------------------------------------------------------
+
+template <class T>
+static T get_field(const nlohmann::json& j, const char* key, const std::string& source) {
+  HESSQ_CHECK(j.is_object() && j.contains(key), "{}: missing field \"{}\"", source, key);
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", source, key, j.at(key).dump());
+  }
+}
 
 json model_config_json(const model::ModelConfig& c) {
   json j;
@@ -63,16 +78,6 @@ json model_config_json(const model::ModelConfig& c) {
   j["bos_id"] = c.bos_id;
   j["eos_id"] = c.eos_id;
   return j;
-}
-
-template <class T>
-static T get_field(const nlohmann::json& j, const char* key, const std::string& source) {
-  HESSQ_CHECK(j.is_object() && j.contains(key), "{}: missing field \"{}\"", source, key);
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", source, key, j.at(key).dump());
-  }
 }
 
 model::ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source) {
@@ -114,92 +119,226 @@ model::ModelConfig model_config_from_json(const nlohmann::json& j, const std::st
 
 // ---- writing ----------------------------------------------------------------------------------------
 
-static DType scale_storage_dtype(const std::string& scale_dtype, const std::string& name) {
-  if (scale_dtype == "F32") return DType::F32;
-  if (scale_dtype == "F16") return DType::F16;
-  if (scale_dtype == "F8_E4M3") return DType::F8_E4M3;
-  if (scale_dtype == "E8M0") return DType::U8;  // power-of-two exponents, one byte each
-  HESSQ_FAIL("{}: unknown scale storage type \"{}\"", name, scale_dtype);
+namespace {
+
+json read_json(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  HESSQ_CHECK(f.good(), "{}: cannot open", path);
+  json j = json::parse(std::string((std::istreambuf_iterator<char>(f)), {}), nullptr, false);
+  HESSQ_CHECK(!j.is_discarded() && j.is_object(), "{}: not a JSON object", path);
+  return j;
 }
 
-static SafetensorsEntry bytes_entry(const std::string& name, DType dtype, const std::vector<uint8_t>& bytes) {
-  const size_t es = dtype_size(dtype);
-  HESSQ_CHECK(bytes.size() % es == 0, "{}: {} bytes is not a whole number of {} values", name, bytes.size(),
-              dtype_name(dtype));
-  return SafetensorsEntry{name, dtype, {static_cast<int64_t>(bytes.size() / es)}, bytes.data(), bytes.size()};
+std::string block_record_file(int layer) { return fmt::format("block-{:05}.json", layer); }
+
+// Bits a stored value of this dtype takes.
+double dtype_bits(DType d) { return 8.0 * static_cast<double>(dtype_size(d)); }
+
+// The keys whose values differ between two fingerprints (for the resume error).
+std::string differing_keys(const json& a, const json& b) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : a.items())
+    if (!b.contains(k) || b[k] != v) keys.push_back(k);
+  for (const auto& [k, v] : b.items())
+    if (!a.contains(k)) keys.push_back(k);
+  return fmt::format("{}", fmt::join(keys, ", "));
 }
 
-void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta& meta,
-                 const std::map<std::string, std::string>& extra_files) {
-  const model::ModelConfig& c = m.cfg;
+// Every tensor of the safetensors files at `path` (a file, an index, a directory of either), by name.
+std::map<std::string, StoredTensor> stored_tensors_at(const std::string& path) {
+  std::map<std::string, StoredTensor> out;
+  for (const auto& file : open_safetensors(path))
+    for (const SafetensorsTensorInfo& info : file->tensors()) out.emplace(info.name, file->stored(info.name));
+  return out;
+}
+
+}  // namespace
+
+HessqWriter::HessqWriter(std::string dir, int n_layers, json fingerprint, bool resume, bool force)
+    : dir_(std::move(dir)), n_layers_(n_layers), force_(force) {
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  partial_ = hessq_partial_dir(dir_);
+  const fs::path parent = fs::path(dir_).parent_path();
+  HESSQ_CHECK(parent.empty() || fs::is_directory(parent), "{}: output directory {} does not exist", dir_,
+              parent.string());
+  if (fs::exists(dir_) || fs::is_symlink(dir_)) {
+    HESSQ_CHECK(is_hessq_dir(dir_),
+                "{}: exists and is not a .hessq output; refusing to overwrite it (choose another --out or remove it)",
+                dir_);
+    HESSQ_CHECK(force_, "{}: already holds a quantized model; pass --force to replace it", dir_);
+  }
+  const std::string run_file = (fs::path(partial_) / kRunFile).string();
+  if (fs::exists(partial_)) {
+    HESSQ_CHECK(fs::is_directory(partial_) && fs::exists(run_file),
+                "{}: exists but is not an interrupted hessq run; remove it", partial_);
+    if (!resume && !fs::exists(fs::path(partial_) / block_record_file(0))) {
+      fs::remove_all(partial_);  // an interrupted run that completed no block: nothing to keep
+      fs::create_directory(partial_);
+      write_file_atomic(run_file, fingerprint.dump(2) + "\n");
+      return;
+    }
+    HESSQ_CHECK(resume,
+                "{}: an interrupted run of this output is there; rerun the same command with --resume to continue it, "
+                "or remove the directory to start over",
+                partial_);
+    const json before = read_json(run_file);
+    HESSQ_CHECK(before == fingerprint,
+                "{}: --resume with a different command or input than the interrupted run (differs in: {}); rerun "
+                "the original command, or remove {} to start over",
+                partial_, differing_keys(before, fingerprint), partial_);
+    while (completed_ < n_layers_ && fs::exists(fs::path(partial_) / block_record_file(completed_))) ++completed_;
+    spdlog::info("{}: resuming after {} of {} completed blocks", partial_, completed_, n_layers_);
+    return;
+  }
+  if (resume) spdlog::info("{}: nothing to resume; starting", partial_);
+  fs::create_directory(partial_);
+  write_file_atomic(run_file, fingerprint.dump(2) + "\n");
+}
+
+std::string HessqWriter::shard_name(int index) const {
+  return fmt::format("model-{:05}-of-{:05}.safetensors", index + 1, n_layers_ + 1);
+}
+
+void HessqWriter::write_block(int layer, const model::LayerWeights& L, const model::ModelConfig& cfg,
+                              const std::map<std::string, json>& diagnostics) {
+  HESSQ_CHECK(layer == completed_, "{}: block {} written out of order (next is {})", partial_, layer, completed_);
   std::vector<SafetensorsEntry> entries;
-  json linears = json::array();
-  std::list<std::vector<uint8_t>> scratch;  // F16 low-rank factors, alive until the write
-  int64_t q_params = 0, other_params = 0, extra_params = 0;
-  double q_bits = 0;
-  auto add_f32 = [&](const std::string& name, const Tensor& t) {
-    entries.push_back(f32_entry(name, t));
+  std::list<std::vector<uint8_t>> scratch;
+  std::vector<Tensor> norms;
+  int64_t other_params = 0;
+  auto add_norm = [&](const std::string& suffix, const Tensor& t) {
+    norms.push_back(t);
+    entries.push_back(SafetensorsEntry{model::layer_tensor_name(layer, suffix), DType::F32, t.shape, t.ptr(),
+                                       static_cast<size_t>(t.numel()) * sizeof(float)});
     other_params += t.numel();
   };
-  add_f32("model.embed_tokens.weight", m.tok_emb);
-  add_f32("model.norm.weight", m.final_norm);
-  if (!c.tie_embeddings) {
-    auto* head = dynamic_cast<const model::DenseLinear*>(m.lm_head.get());
-    HESSQ_CHECK(head != nullptr, "{}: lm_head must be a dense float linear to be stored", dir);
-    add_f32("lm_head.weight", head->weight());
+  add_norm("input_layernorm.weight", L.attn_norm);
+  add_norm("post_attention_layernorm.weight", L.ffn_norm);
+  if (cfg.qk_norm) {
+    add_norm("self_attn.q_norm.weight", L.q_norm);
+    add_norm("self_attn.k_norm.weight", L.k_norm);
   }
-  for (int l = 0; l < c.n_layers; ++l) {
-    const model::LayerWeights& L = m.layers[l];
-    add_f32(model::layer_tensor_name(l, "input_layernorm.weight"), L.attn_norm);
-    add_f32(model::layer_tensor_name(l, "post_attention_layernorm.weight"), L.ffn_norm);
-    if (c.qk_norm) {
-      add_f32(model::layer_tensor_name(l, "self_attn.q_norm.weight"), L.q_norm);
-      add_f32(model::layer_tensor_name(l, "self_attn.k_norm.weight"), L.k_norm);
-    }
-    for (model::Proj p : model::kAllProjs) {
-      const std::string name = linear_tensor_prefix(l, p);
-      const model::Linear& lin = L.linear(p);
-      if (auto* d = dynamic_cast<const model::DenseLinear*>(&lin)) {
-        add_f32(name + ".weight", d->weight());
-        if (d->bias()) add_f32(name + ".bias", *d->bias());
-        continue;
-      }
-      const StoredLinear st = split_stored_linear(lin, dir + ": " + name);
-      const runtime::QuantizedLinear* q = st.residual;
-      const formats::Packed& pk = q->packed();
-      entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
-      entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
-      if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
-      if (q->bias()) add_f32(name + ".bias", *q->bias());
-      const int64_t mn = static_cast<int64_t>(q->out_features()) * q->in_features();
+  json records = json::array();
+  for (model::Proj p : model::kAllProjs) {
+    json rec;
+    linear_entries(L.linear(p), layer, p, entries, scratch, rec, other_params);
+    if (rec.is_null()) continue;
+    auto it = diagnostics.find(rec["name"].get<std::string>());
+    rec["diagnostics"] = it != diagnostics.end() ? it->second : json::object();
+    records.push_back(std::move(rec));
+  }
+  json block = {{"layer", layer}, {"shard", shard_name(layer)}, {"tensors", json::array()}};
+  for (const SafetensorsEntry& e : entries) block["tensors"].push_back(e.name);
+  block["linears"] = std::move(records);
+  block["other_params"] = other_params;
+  block["other_bits"] = 32.0 * static_cast<double>(other_params);
+  write_safetensors((fs::path(partial_) / shard_name(layer)).string(), std::move(entries), {{"format", "hessq"}});
+  // The record comes last: a block counts as done only once its shard is complete.
+  write_file_atomic((fs::path(partial_) / block_record_file(layer)).string(), block.dump(1) + "\n");
+  ++completed_;
+}
+
+model::LayerWeights HessqWriter::load_block(int layer, const model::ModelConfig& cfg) const {
+  HESSQ_CHECK(layer < completed_, "{}: block {} is not complete", partial_, layer);
+  const std::string rec_file = (fs::path(partial_) / block_record_file(layer)).string();
+  const json block = read_json(rec_file);
+  const std::map<std::string, StoredTensor> tensors =
+      stored_tensors_at((fs::path(partial_) / get_field<std::string>(block, "shard", rec_file)).string());
+  std::set<std::string> claimed;
+  model::LayerWeights L;
+  for (const auto& rec : block.at("linears")) {
+    const std::string name = get_field<std::string>(rec, "name", rec_file);
+    const std::string proj = name.substr(name.rfind('.') + 1);
+    for (model::Proj p : model::kAllProjs)
+      if (proj == model::proj_name(p)) L.linear(p) = linear_from_record(rec, tensors, claimed, rec_file);
+  }
+  auto get = [&](const std::string& name) {
+    auto it = tensors.find(name);
+    HESSQ_CHECK(it != tensors.end(), "{}: tensor {} is missing", rec_file, name);
+    return it->second.to_f32().clone();
+  };
+  L.attn_norm = get(model::layer_tensor_name(layer, "input_layernorm.weight"));
+  L.ffn_norm = get(model::layer_tensor_name(layer, "post_attention_layernorm.weight"));
+  if (cfg.qk_norm) {
+    L.q_norm = get(model::layer_tensor_name(layer, "self_attn.q_norm.weight"));
+    L.k_norm = get(model::layer_tensor_name(layer, "self_attn.k_norm.weight"));
+  }
+  for (model::Proj p : model::kAllProjs) {
+    if (L.linear(p)) continue;  // a float linear
+    const std::string name = model::linear_name(layer, p);
+    std::optional<Tensor> bias;
+    if (tensors.count(name + ".bias")) bias = get(name + ".bias");
+    L.linear(p) = std::make_shared<model::DenseLinear>(get(name + ".weight"), bias);
+  }
+  return L;
+}
+
+void HessqWriter::write_tensors(const model::ModelConfig& cfg, const std::vector<StoredTensor>& tensors) {
+  cfg_ = cfg;
+  std::vector<SafetensorsEntry> entries;
+  json rec = {{"shard", shard_name(n_layers_)}, {"config", model_config_json(cfg)}, {"tensors", json::array()}};
+  int64_t params = 0;
+  double bits = 0;
+  for (const StoredTensor& t : tensors) {
+    entries.push_back(SafetensorsEntry{t.name, t.dtype, t.shape, t.data, t.nbytes});
+    rec["tensors"].push_back(t.name);
+    params += t.numel();
+    bits += dtype_bits(t.dtype) * static_cast<double>(t.numel());
+  }
+  rec["other_params"] = params;
+  rec["other_bits"] = bits;
+  write_safetensors((fs::path(partial_) / shard_name(n_layers_)).string(), std::move(entries), {{"format", "hessq"}});
+  for (const StoredTensor& t : tensors) t.release();
+  write_file_atomic((fs::path(partial_) / kTensorsRecord).string(), rec.dump(1) + "\n");
+  tensors_done_ = true;
+}
+
+std::map<std::string, json> HessqWriter::diagnostics() const {
+  std::map<std::string, json> out;
+  for (int l = 0; l < completed_; ++l) {
+    const json block = read_json((fs::path(partial_) / block_record_file(l)).string());
+    for (const auto& rec : block.at("linears")) out[rec.at("name").get<std::string>()] = rec.at("diagnostics");
+  }
+  return out;
+}
+
+void HessqWriter::commit(const HessqMeta& meta, const std::map<std::string, std::string>& extra_files) {
+  HESSQ_CHECK(completed_ == n_layers_ && tensors_done_, "{}: {} of {} blocks written{}; nothing to commit", partial_,
+              completed_, n_layers_, tensors_done_ ? "" : " and no embedding/head");
+  const fs::path part(partial_);
+  json linears = json::array(), weight_map = json::object();
+  int64_t q_params = 0, other_params = 0, extra_params = 0, total_size = 0;
+  double q_bits = 0, other_bits = 0;
+  std::vector<std::string> shards;
+  auto add_record = [&](const json& rec) {
+    for (const auto& t : rec.at("tensors")) weight_map[t.get<std::string>()] = rec.at("shard");
+    other_params += rec.at("other_params").get<int64_t>();
+    other_bits += rec.at("other_bits").get<double>();
+    shards.push_back(rec.at("shard").get<std::string>());
+    total_size += static_cast<int64_t>(fs::file_size(part / shards.back()));
+  };
+  for (int l = 0; l < n_layers_; ++l) {
+    const json block = read_json((part / block_record_file(l)).string());
+    add_record(block);
+    for (const auto& rec : block.at("linears")) {
+      const auto shape = rec.at("shape");
+      const int64_t mn = shape[0].get<int64_t>() * shape[1].get<int64_t>();
       q_params += mn;
-      q_bits += st.bits_per_weight() * static_cast<double>(mn);
-      if (st.act) extra_params += st.act->extra_params();
-      json rec;
-      rec["name"] = name;
-      rec["layer"] = l;
-      rec["proj"] = model::proj_name(p);
-      rec["format"] = q->spec().name();
-      rec["shape"] = {q->out_features(), q->in_features()};
-      rec["stored_shape"] = {q->out_features(), q->stored_in_features()};  // zero-padded inputs when wider
-      rec["bits_per_weight"] = st.bits_per_weight();
-      rec["scale_dtype"] = pk.scale_dtype;
-      rec["global_scale"] = pk.global_scale;
-      add_w4a4_tensors(st, name, entries, scratch, rec);
-      auto it = meta.diagnostics.find(name);
-      rec["diagnostics"] = it != meta.diagnostics.end() ? it->second : json::object();
-      linears.push_back(std::move(rec));
+      q_bits += rec.at("bits_per_weight").get<double>() * static_cast<double>(mn);
+      extra_params += rec.value("extra_params", int64_t{0});
+      linears.push_back(rec);
     }
   }
+  add_record(read_json((part / kTensorsRecord).string()));
 
   json j;
   j["format"] = "hessq";
   j["format_version"] = kHessqFormatVersion;
   j["tool"] = {{"name", "hessq"}, {"version", HESSQ_VERSION}, {"commit", HESSQ_COMMIT}};
-  j["source"] = m.source;
-  j["config"] = model_config_json(c);
+  j["source"] = meta.source;
+  j["config"] = model_config_json(cfg_);
   try {
-    j["hf_config"] = json::parse(hf_config_json(c));
+    j["hf_config"] = json::parse(hf_config_json(cfg_));
   } catch (const Error&) {
     j["hf_config"] = nullptr;  // e.g. interleaved RoPE (llama2.c): HF config.json cannot express it
   }
@@ -212,7 +351,8 @@ void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta&
                  {"quantized_params", q_params},
                  {"total_params", all},
                  {"bits_per_weight_quantized", q_params > 0 ? q_bits / static_cast<double>(q_params) : 32.0},
-                 {"bits_per_weight_all", all > 0 ? (q_bits + 32.0 * static_cast<double>(other_params)) / all : 0.0}};
+                 {"bits_per_weight_all", all > 0 ? (q_bits + other_bits) / static_cast<double>(all) : 0.0},
+                 {"stored_bytes", total_size}};
   if (extra_params > 0) {
     j["totals"]["extra_params"] = extra_params;
     j["totals"]["extra_params_pct"] = q_params > 0 ? 100.0 * static_cast<double>(extra_params) / q_params : 0.0;
@@ -220,25 +360,53 @@ void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta&
   std::vector<std::string> extra;
   for (const auto& kv : extra_files) extra.push_back(kv.first);
   j["files"] = extra;
+  j["shards"] = shards;
   j["timing"] = meta.timing;
 
-  AtomicDir out(dir);
-  const fs::path tmp(out.tmp_path());
-  write_safetensors((tmp / kWeightsFile).string(), std::move(entries), {{"format", "hessq"}});
-  for (const auto& [name, contents] : extra_files) write_file_atomic((tmp / name).string(), contents);
-  write_file_atomic((tmp / kHessqManifestFile).string(), j.dump(2) + "\n");
-  out.commit();
+  write_file_atomic((part / kIndexFile).string(),
+                    json{{"metadata", {{"total_size", total_size}, {"format", "hessq"}}}, {"weight_map", weight_map}}
+                            .dump(1) + "\n");
+  for (const auto& [name, contents] : extra_files) write_file_atomic((part / name).string(), contents);
+  write_file_atomic((part / kHessqManifestFile).string(), j.dump(2) + "\n");
+  // The side directory's own state goes; then it takes the output's name. A replaced output is moved
+  // aside first, so a kill between the renames loses nothing.
+  std::error_code ec;
+  for (int l = 0; l < n_layers_; ++l) fs::remove(part / block_record_file(l), ec);
+  fs::remove(part / kTensorsRecord, ec);
+  fs::remove(part / kRunFile, ec);
+  const std::string old = dir_ + ".replaced";
+  if (fs::exists(dir_)) {
+    HESSQ_CHECK(force_ && is_hessq_dir(dir_), "{}: appeared during the run; refusing to overwrite it", dir_);
+    fs::remove_all(old, ec);
+    fs::rename(dir_, old, ec);
+    HESSQ_CHECK(!ec, "{}: cannot move the previous output aside: {}", dir_, ec.message());
+  }
+  fs::rename(partial_, dir_, ec);
+  HESSQ_CHECK(!ec, "{}: cannot rename {} into place: {}", dir_, partial_, ec.message());
+  fs::remove_all(old, ec);
+}
+
+void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta& meta,
+                 const std::map<std::string, json>& diagnostics, const std::map<std::string, std::string>& extra_files) {
+  fs::remove_all(dir + ".partial");
+  HessqWriter w(dir, m.cfg.n_layers, json{{"in_memory_model", m.source}}, false, true);
+  for (int l = 0; l < m.cfg.n_layers; ++l) w.write_block(l, m.layers[l], m.cfg, diagnostics);
+  std::vector<StoredTensor> t = {stored_f32("model.embed_tokens.weight", m.tok_emb, m.source),
+                                 stored_f32("model.norm.weight", m.final_norm, m.source)};
+  if (!m.cfg.tie_embeddings) {
+    auto* head = dynamic_cast<const model::DenseLinear*>(m.lm_head.get());
+    HESSQ_CHECK(head != nullptr, "{}: lm_head must be a dense float linear to be stored", dir);
+    t.push_back(stored_f32("lm_head.weight", head->weight(), m.source));
+  }
+  w.write_tensors(m.cfg, t);
+  w.commit(meta, extra_files);
 }
 
 // ---- reading ----------------------------------------------------------------------------------------
 
 json read_hessq_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / kHessqManifestFile).string();
-  std::ifstream f(path, std::ios::binary);
-  HESSQ_CHECK(f.good(), "{}: cannot open", path);
-  std::string text((std::istreambuf_iterator<char>(f)), {});
-  json j = json::parse(text, nullptr, false);
-  HESSQ_CHECK(!j.is_discarded() && j.is_object(), "{}: not a JSON object", path);
+  json j = read_json(path);
   HESSQ_CHECK(j.value("format", "") == "hessq", "{}: \"format\" must be \"hessq\"", path);
   const int version = get_field<int>(j, "format_version", path);
   HESSQ_CHECK(version >= 1 && version <= kHessqFormatVersion,
@@ -251,95 +419,34 @@ json read_hessq_manifest(const std::string& dir) {
 
 namespace {
 
-struct QuantRecord {
-  int layer = 0;
-  model::Proj proj = model::Proj::Q;
-  formats::QuantSpec spec;
-  formats::Packed packed;
-  Tensor W_q;             // [m, n]
-  int64_t stored_in = 0;  // n' >= n: the packed arrays cover [m, n'] (zero-padded inputs)
-  std::shared_ptr<model::Linear> w4a4;  // the W4A4 layer (activation quantizer, branch, rotation), if any
-};
-
 struct HessqContents {
-  Checkpoint ck;
-  std::vector<QuantRecord> quantized;
+  Checkpoint ck;                                          // float tensors; quantized linears as float equivalents
+  std::map<std::string, std::shared_ptr<model::Linear>> quantized;  // by linear name
 };
-
-std::vector<uint8_t> raw_bytes(const SafetensorsFile& f, const std::string& name) {
-  auto r = f.raw(name);
-  return std::vector<uint8_t>(r.begin(), r.end());
-}
-
-model::Proj proj_from_name(const std::string& s, const std::string& source) {
-  for (model::Proj p : model::kAllProjs)
-    if (s == model::proj_name(p)) return p;
-  HESSQ_FAIL("{}: unknown projection \"{}\"", source, s);
-}
 
 HessqContents read_contents(const std::string& dir) {
-  json j = read_hessq_manifest(dir);
+  const json j = read_hessq_manifest(dir);
   const std::string manifest = (fs::path(dir) / kHessqManifestFile).string();
   HessqContents out;
   out.ck.cfg = model_config_from_json(j.at("config"), manifest + " config");
-  const std::string weights = (fs::path(dir) / kWeightsFile).string();
-  auto file = SafetensorsFile::open(weights);
+  const fs::path single = fs::path(dir) / kSingleWeightsFile;
+  const std::string weights = fs::exists(single) ? single.string() : (fs::path(dir) / kIndexFile).string();
+  const std::map<std::string, StoredTensor> tensors = stored_tensors_at(weights);
   std::set<std::string> claimed;
   for (const auto& rec : j["linears"]) {
-    const std::string name = get_field<std::string>(rec, "name", manifest + " linear");
-    const std::string src = manifest + " linear " + name;
-    QuantRecord q;
-    q.layer = get_field<int>(rec, "layer", src);
-    q.proj = proj_from_name(get_field<std::string>(rec, "proj", src), src);
-    HESSQ_CHECK(name == linear_tensor_prefix(q.layer, q.proj), "{}: layer/proj do not match the name", src);
-    q.spec = formats::parse_spec(get_field<std::string>(rec, "format", src));
-    const auto shape = get_field<std::vector<int64_t>>(rec, "shape", src);
-    HESSQ_CHECK(shape.size() == 2 && shape[0] > 0 && shape[1] > 0, "{}: shape must be [out, in]", src);
-    const int64_t m = shape[0], n = shape[1];
-    const auto stored = rec.contains("stored_shape") ? get_field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
-    HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
-                n);
-    const int64_t ns = stored[1];
-    q.stored_in = ns;
-    q.packed.scale_dtype = get_field<std::string>(rec, "scale_dtype", src);
-    q.packed.global_scale = get_field<float>(rec, "global_scale", src);
-    q.packed.codes = raw_bytes(*file, name + ".qweight");
-    q.packed.scales = raw_bytes(*file, name + ".scales");
-    claimed.insert(name + ".qweight");
-    claimed.insert(name + ".scales");
-    if (file->find(name + ".zeros")) {
-      q.packed.zeros = raw_bytes(*file, name + ".zeros");
-      claimed.insert(name + ".zeros");
-    }
-    // Sizes must be exactly what this format packs for [m, n] before anything is decoded.
-    const std::vector<float> zero(static_cast<size_t>(m * ns), 0.0f);
-    const formats::Packed ref = formats::pack(q.spec, zero.data(), m, ns);
-    HESSQ_CHECK(q.packed.codes.size() == ref.codes.size() && q.packed.scales.size() == ref.scales.size() &&
-                    q.packed.zeros.size() == ref.zeros.size() && q.packed.scale_dtype == ref.scale_dtype,
-                "{}: stored codes/scales/zeros have {}/{}/{} bytes ({}), expected {}/{}/{} ({}) for {} [{}, {}]", src,
-                q.packed.codes.size(), q.packed.scales.size(), q.packed.zeros.size(), q.packed.scale_dtype,
-                ref.codes.size(), ref.scales.size(), ref.zeros.size(), ref.scale_dtype, q.spec.name(), m, ns);
-    std::vector<float> decoded(static_cast<size_t>(m * ns));
-    formats::unpack(q.spec, q.packed, m, ns, decoded.data());
-    q.W_q = Tensor::zeros({m, n});
-    for (int64_t r = 0; r < m; ++r)
-      std::copy(decoded.begin() + r * ns, decoded.begin() + r * ns + n, q.W_q.ptr() + r * n);
-    out.ck.tensors[name + ".weight"] = q.W_q;
-    if (rec.contains("act_format") || (rec.contains("input_transform") && !rec["input_transform"].is_null())) {
-      std::optional<Tensor> bias;
-      if (file->find(name + ".bias")) bias = file->to_f32(name + ".bias").clone();
-      auto residual = std::make_shared<runtime::QuantizedLinear>(q.spec, q.packed, q.W_q, std::move(bias), q.stored_in);
-      q.w4a4 = build_stored_linear(residual, rec, *file, claimed, name, src);
-      out.ck.tensors[name + ".weight"] = float_equivalent_weight(*q.w4a4, src);  // convert / inspect see this
-    }
-    out.quantized.push_back(std::move(q));
+    std::shared_ptr<model::Linear> lin = linear_from_record(rec, tensors, claimed, manifest);
+    const std::string name = rec.at("name").get<std::string>();
+    out.ck.tensors[name + ".weight"] = float_equivalent_weight(*lin, manifest + " linear " + name);
+    if (tensors.count(name + ".bias")) out.ck.tensors[name + ".bias"] = tensors.at(name + ".bias").to_f32(false);
+    out.quantized[name] = std::move(lin);
   }
-  for (const auto& t : file->tensors()) {
-    if (claimed.count(t.name)) continue;
-    HESSQ_CHECK(t.dtype == DType::F32, "{}: tensor {} is {} but no quantized linear in {} claims it", weights,
-                t.name, dtype_name(t.dtype), kHessqManifestFile);
-    HESSQ_CHECK(!out.ck.tensors.count(t.name), "{}: tensor {} is stored both quantized and in F32", weights, t.name);
-    out.ck.tensors[t.name] = file->to_f32(t.name);
+  for (const auto& [name, t] : tensors) {
+    if (claimed.count(name)) continue;
+    HESSQ_CHECK(t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16,
+                "{}: tensor {} is {} but no quantized linear in {} claims it", weights, name, dtype_name(t.dtype),
+                kHessqManifestFile);
+    HESSQ_CHECK(!out.ck.tensors.count(name), "{}: tensor {} is stored both quantized and in float", weights, name);
+    out.ck.tensors[name] = t.to_f32(false);
   }
   return out;
 }
@@ -351,15 +458,11 @@ Checkpoint read_hessq_checkpoint(const std::string& dir) { return read_contents(
 model::Model load_hessq_model(const std::string& dir) {
   HessqContents c = read_contents(dir);
   model::Model m = model::build_model(c.ck.cfg, c.ck.tensors, dir);
-  for (QuantRecord& q : c.quantized) {
-    auto& slot = m.layers[q.layer].linear(q.proj);
-    auto* dense = dynamic_cast<const model::DenseLinear*>(slot.get());
-    std::optional<Tensor> bias = dense ? dense->bias() : std::nullopt;
-    if (q.w4a4) {
-      slot = q.w4a4;
-      continue;
-    }
-    slot = std::make_shared<runtime::QuantizedLinear>(q.spec, std::move(q.packed), q.W_q, std::move(bias), q.stored_in);
+  for (auto& [name, lin] : c.quantized) {
+    const std::string proj = name.substr(name.rfind('.') + 1);
+    const int layer = std::stoi(name.substr(std::string("model.layers.").size()));
+    for (model::Proj p : model::kAllProjs)
+      if (proj == model::proj_name(p)) m.layers[layer].linear(p) = lin;
   }
   return m;
 }

@@ -1,4 +1,4 @@
-#include "hessq/io/hessq_w4a4.hpp"
+#include "hessq/io/hessq_linear.hpp"
 
 #include <cblas.h>
 
@@ -6,6 +6,7 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/core/half.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace hessq::io {
 
@@ -23,25 +24,42 @@ StoredLinear split_stored_linear(const model::Linear& lin, const std::string& na
     s.hadamard = h;
     l = h->inner().get();
   }
-  if (auto* a = dynamic_cast<const runtime::ActQuantLinear*>(l)) {
+  if (auto* a = dynamic_cast<const model::ActQuantLinear*>(l)) {
     s.act = a;
     l = a->residual().get();
   }
-  s.residual = dynamic_cast<const runtime::QuantizedLinear*>(l);
-  const bool dense = dynamic_cast<const model::DenseLinear*>(l) != nullptr;
-  HESSQ_CHECK(s.residual != nullptr || (dense && !s.hadamard),
+  s.residual = dynamic_cast<const model::QuantizedLinear*>(l);
+  s.dense = dynamic_cast<const model::DenseLinear*>(l);
+  HESSQ_CHECK(s.residual != nullptr || (s.dense && !s.hadamard),
               "{}: a {} cannot be stored in .hessq (expected a float linear, a quantized linear, a W4A4 linear, or an "
               "online Hadamard around a quantized one)",
               name, s.hadamard ? "online Hadamard around a float linear" : "linear of an unknown kind");
   return s;
 }
 
+namespace {
+
 SafetensorsEntry f32_entry(const std::string& name, const Tensor& t) {
   return SafetensorsEntry{name, DType::F32, t.shape, t.ptr(), static_cast<size_t>(t.numel()) * sizeof(float)};
 }
 
-static SafetensorsEntry lowrank_entry(const std::string& name, const Tensor& t, const std::string& dtype,
-                                      std::list<std::vector<uint8_t>>& scratch) {
+SafetensorsEntry bytes_entry(const std::string& name, DType dtype, const std::vector<uint8_t>& bytes) {
+  const size_t es = dtype_size(dtype);
+  HESSQ_CHECK(bytes.size() % es == 0, "{}: {} bytes is not a whole number of {} values", name, bytes.size(),
+              dtype_name(dtype));
+  return SafetensorsEntry{name, dtype, {static_cast<int64_t>(bytes.size() / es)}, bytes.data(), bytes.size()};
+}
+
+DType scale_storage_dtype(const std::string& scale_dtype, const std::string& name) {
+  if (scale_dtype == "F32") return DType::F32;
+  if (scale_dtype == "F16") return DType::F16;
+  if (scale_dtype == "F8_E4M3") return DType::F8_E4M3;
+  if (scale_dtype == "E8M0") return DType::U8;  // power-of-two exponents, one byte each
+  HESSQ_FAIL("{}: unknown scale storage type \"{}\"", name, scale_dtype);
+}
+
+SafetensorsEntry lowrank_entry(const std::string& name, const Tensor& t, const std::string& dtype,
+                               std::list<std::vector<uint8_t>>& scratch) {
   if (dtype == "F32") return f32_entry(name, t);
   std::vector<uint8_t>& bytes = scratch.emplace_back(static_cast<size_t>(t.numel()) * 2);
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -52,23 +70,92 @@ static SafetensorsEntry lowrank_entry(const std::string& name, const Tensor& t, 
   return SafetensorsEntry{name, DType::F16, t.shape, bytes.data(), bytes.size()};
 }
 
-void add_w4a4_tensors(const StoredLinear& s, const std::string& name, std::vector<SafetensorsEntry>& entries,
-                      std::list<std::vector<uint8_t>>& scratch, json& rec) {
+template <class T>
+T field(const nlohmann::json& j, const char* key, const std::string& src) {
+  HESSQ_CHECK(j.is_object() && j.contains(key), "{}: missing field \"{}\"", src, key);
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", src, key, j.at(key).dump());
+  }
+}
+
+const StoredTensor& claim(const std::map<std::string, StoredTensor>& tensors, const std::string& tensor,
+                          std::set<std::string>& claimed, const std::string& src) {
+  auto it = tensors.find(tensor);
+  HESSQ_CHECK(it != tensors.end(), "{}: tensor {} is missing", src, tensor);
+  claimed.insert(tensor);
+  return it->second;
+}
+
+// An fp32 tensor of the given shape and dtype, owned (the layer keeps nothing of the file).
+Tensor read_tensor(const std::map<std::string, StoredTensor>& tensors, const std::string& tensor, const Shape& shape,
+                   const std::string& dtype, std::set<std::string>& claimed, const std::string& src) {
+  const StoredTensor& t = claim(tensors, tensor, claimed, src);
+  HESSQ_CHECK(t.shape == shape, "{}: tensor {} is {}, expected {}", src, tensor, shape_str(t.shape), shape_str(shape));
+  HESSQ_CHECK(dtype_name(t.dtype) == dtype, "{}: tensor {} is {}, expected {}", src, tensor, dtype_name(t.dtype), dtype);
+  return t.to_f32().clone();
+}
+
+std::vector<uint8_t> read_bytes(const std::map<std::string, StoredTensor>& tensors, const std::string& tensor,
+                                std::set<std::string>& claimed, const std::string& src) {
+  const StoredTensor& t = claim(tensors, tensor, claimed, src);
+  return std::vector<uint8_t>(t.data, t.data + t.nbytes);
+}
+
+model::Proj proj_from_name(const std::string& s, const std::string& source) {
+  for (model::Proj p : model::kAllProjs)
+    if (s == model::proj_name(p)) return p;
+  HESSQ_FAIL("{}: unknown projection \"{}\"", source, s);
+}
+
+}  // namespace
+
+void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::vector<SafetensorsEntry>& entries,
+                    std::list<std::vector<uint8_t>>& scratch, json& rec, int64_t& other_params) {
+  const std::string name = model::linear_name(layer, proj);
+  const StoredLinear s = split_stored_linear(lin, name);
+  auto add_f32 = [&](const std::string& tensor, const Tensor& t) {
+    entries.push_back(f32_entry(tensor, t));
+    other_params += t.numel();
+  };
+  if (!s.residual) {  // a float linear: under its HF names, no record
+    add_f32(name + ".weight", s.dense->weight());
+    if (s.dense->bias()) add_f32(name + ".bias", *s.dense->bias());
+    rec = nullptr;
+    return;
+  }
+  const model::QuantizedLinear& q = *s.residual;
+  const formats::Packed& pk = q.packed();
+  entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
+  entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
+  if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
+  if (q.bias()) add_f32(name + ".bias", *q.bias());
+  rec = json::object();
+  rec["name"] = name;
+  rec["layer"] = layer;
+  rec["proj"] = model::proj_name(proj);
+  rec["format"] = q.spec().name();
+  rec["shape"] = {q.out_features(), q.in_features()};
+  rec["stored_shape"] = {q.out_features(), q.stored_in_features()};  // zero-padded inputs when wider
+  rec["bits_per_weight"] = s.bits_per_weight();
+  rec["scale_dtype"] = pk.scale_dtype;
+  rec["global_scale"] = pk.global_scale;
   if (s.act) {
-    const runtime::ActQuantLinear& a = *s.act;
-    rec["act_format"] = a.act_spec().name();
+    const model::ActQuantLinear& a = *s.act;
+    if (a.act_spec()) rec["act_format"] = a.act_spec()->name();
     rec["rank"] = a.rank();
     rec["smooth"] = a.smooth().has_value();
     rec["extra_params"] = a.extra_params();
-    rec["residual_bits_per_weight"] = s.residual->bits_per_weight();
+    rec["residual_bits_per_weight"] = q.bits_per_weight();
     if (a.lowrank()) {
       rec["lowrank_dtype"] = a.lowrank()->dtype;
       entries.push_back(lowrank_entry(name + ".lowrank_A", a.lowrank()->A, a.lowrank()->dtype, scratch));
       entries.push_back(lowrank_entry(name + ".lowrank_B", a.lowrank()->B, a.lowrank()->dtype, scratch));
     }
     if (a.smooth()) entries.push_back(f32_entry(name + ".smooth", *a.smooth()));
-    rec["input_transform"] = nullptr;
   }
+  rec["input_transform"] = nullptr;
   if (s.hadamard) {
     rec["input_transform"] = {{"kind", "hadamard"},
                               {"log2_blocks", s.hadamard->log2_blocks()},
@@ -77,51 +164,64 @@ void add_w4a4_tensors(const StoredLinear& s, const std::string& name, std::vecto
   }
 }
 
-namespace {
+std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
+                                                  const std::map<std::string, StoredTensor>& tensors,
+                                                  std::set<std::string>& claimed, const std::string& manifest) {
+  const std::string name = field<std::string>(rec, "name", manifest + " linear");
+  const std::string src = manifest + " linear " + name;
+  const int layer = field<int>(rec, "layer", src);
+  const model::Proj proj = proj_from_name(field<std::string>(rec, "proj", src), src);
+  HESSQ_CHECK(name == model::linear_name(layer, proj), "{}: layer/proj do not match the name", src);
+  const formats::QuantSpec spec =
+      with_context(src, [&] { return formats::parse_spec(field<std::string>(rec, "format", src)); });
+  const auto shape = field<std::vector<int64_t>>(rec, "shape", src);
+  HESSQ_CHECK(shape.size() == 2 && shape[0] > 0 && shape[1] > 0, "{}: shape must be [out, in]", src);
+  const int64_t m = shape[0], n = shape[1];
+  const auto stored = rec.contains("stored_shape") ? field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
+  HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
+              n);
+  const int64_t ns = stored[1];
+  formats::Packed packed;
+  packed.scale_dtype = field<std::string>(rec, "scale_dtype", src);
+  packed.global_scale = field<float>(rec, "global_scale", src);
+  packed.codes = read_bytes(tensors, name + ".qweight", claimed, src);
+  packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
+  if (tensors.count(name + ".zeros")) packed.zeros = read_bytes(tensors, name + ".zeros", claimed, src);
+  // Sizes must be exactly what this format packs for [m, n'] before anything is decoded.
+  const std::vector<float> zero(static_cast<size_t>(m * ns), 0.0f);
+  const formats::Packed ref = formats::pack(spec, zero.data(), m, ns);
+  HESSQ_CHECK(packed.codes.size() == ref.codes.size() && packed.scales.size() == ref.scales.size() &&
+                  packed.zeros.size() == ref.zeros.size() && packed.scale_dtype == ref.scale_dtype,
+              "{}: stored codes/scales/zeros have {}/{}/{} bytes ({}), expected {}/{}/{} ({}) for {} [{}, {}]", src,
+              packed.codes.size(), packed.scales.size(), packed.zeros.size(), packed.scale_dtype, ref.codes.size(),
+              ref.scales.size(), ref.zeros.size(), ref.scale_dtype, spec.name(), m, ns);
+  std::vector<float> decoded(static_cast<size_t>(m * ns));
+  formats::unpack(spec, packed, m, ns, decoded.data());
+  Tensor W_q = Tensor::zeros({m, n});
+  for (int64_t r = 0; r < m; ++r)
+    std::copy(decoded.begin() + r * ns, decoded.begin() + r * ns + n, W_q.ptr() + r * n);
+  std::optional<Tensor> bias;
+  if (tensors.count(name + ".bias")) bias = read_tensor(tensors, name + ".bias", {m}, "F32", claimed, src);
+  auto q = std::make_shared<model::QuantizedLinear>(spec, std::move(packed), std::move(W_q), std::move(bias), ns);
 
-Tensor read_tensor(const SafetensorsFile& f, const std::string& tensor, const Shape& shape, const std::string& dtype,
-                   std::set<std::string>& claimed, const std::string& src) {
-  const SafetensorsTensorInfo* info = f.find(tensor);
-  HESSQ_CHECK(info != nullptr, "{}: tensor {} is missing from {}", src, tensor, f.path());
-  HESSQ_CHECK(info->shape == shape, "{}: tensor {} is {}, expected {}", src, tensor, shape_str(info->shape),
-              shape_str(shape));
-  HESSQ_CHECK(dtype_name(info->dtype) == dtype, "{}: tensor {} is {}, expected {}", src, tensor,
-              dtype_name(info->dtype), dtype);
-  claimed.insert(tensor);
-  return f.to_f32(tensor).clone();  // owned: the layer outlives nothing but itself
-}
-
-template <class T>
-T field(const nlohmann::json& j, const char* key, const std::string& src) {
-  HESSQ_CHECK(j.contains(key), "{}: missing field \"{}\"", src, key);
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", src, key, j.at(key).dump());
-  }
-}
-
-}  // namespace
-
-std::shared_ptr<model::Linear> build_stored_linear(std::shared_ptr<runtime::QuantizedLinear> q, const nlohmann::json& rec,
-                                                   const SafetensorsFile& f, std::set<std::string>& claimed,
-                                                   const std::string& name, const std::string& src) {
-  const int64_t m = q->out_features(), n = q->in_features();
   std::shared_ptr<model::Linear> out = q;
-  if (rec.contains("act_format")) {
-    const formats::QuantSpec x = formats::parse_spec(field<std::string>(rec, "act_format", src));
-    const int r = field<int>(rec, "rank", src);
+  if (rec.contains("rank") || rec.contains("act_format")) {  // an ActQuantLinear
+    std::optional<formats::QuantSpec> x;
+    if (rec.contains("act_format"))
+      x = with_context(src, [&] { return formats::parse_spec(field<std::string>(rec, "act_format", src)); });
+    const int r = rec.contains("rank") ? field<int>(rec, "rank", src) : 0;
     HESSQ_CHECK(r >= 0 && r <= std::min(m, n), "{}: rank {} out of range for [{}, {}]", src, r, m, n);
-    std::optional<runtime::LowRankBranch> lr;
+    std::optional<model::LowRankBranch> lr;
     if (r > 0) {
       const std::string dtype = field<std::string>(rec, "lowrank_dtype", src);
       HESSQ_CHECK(dtype == "F16" || dtype == "F32", "{}: lowrank_dtype must be F16 or F32, got \"{}\"", src, dtype);
-      lr = runtime::LowRankBranch{read_tensor(f, name + ".lowrank_A", {n, r}, dtype, claimed, src),
-                                  read_tensor(f, name + ".lowrank_B", {m, r}, dtype, claimed, src), dtype};
+      lr = model::LowRankBranch{read_tensor(tensors, name + ".lowrank_A", {n, r}, dtype, claimed, src),
+                                read_tensor(tensors, name + ".lowrank_B", {m, r}, dtype, claimed, src), dtype};
     }
     std::optional<Tensor> s;
-    if (field<bool>(rec, "smooth", src)) s = read_tensor(f, name + ".smooth", {n}, "F32", claimed, src);
-    out = std::make_shared<runtime::ActQuantLinear>(q, x, std::move(s), std::move(lr), src);
+    if (rec.contains("smooth") && field<bool>(rec, "smooth", src))
+      s = read_tensor(tensors, name + ".smooth", {n}, "F32", claimed, src);
+    out = std::make_shared<model::ActQuantLinear>(q, x, std::move(s), std::move(lr), src);
   }
   if (rec.contains("input_transform") && !rec["input_transform"].is_null()) {
     const auto& t = rec["input_transform"];
@@ -130,18 +230,19 @@ std::shared_ptr<model::Linear> build_stored_linear(std::shared_ptr<runtime::Quan
     const int k = field<int>(t, "log2_blocks", where), b = field<int>(t, "base_order", where);
     HESSQ_CHECK(k >= 0 && k < 31 && b >= 1 && (int64_t{b} << k) == n,
                 "{}: 2^{} x {} does not match the layer's {} inputs", where, k, b, n);
-    out = std::make_shared<model::HadamardLinear>(out, k, read_tensor(f, name + ".hadamard_base", {b, b}, "F32", claimed, src));
+    out = std::make_shared<model::HadamardLinear>(out, k,
+                                                  read_tensor(tensors, name + ".hadamard_base", {b, b}, "F32", claimed, src));
   }
   return out;
 }
 
 Tensor float_equivalent_weight(const model::Linear& lin, const std::string& name) {
   const StoredLinear s = split_stored_linear(lin, name);
-  if (!s.residual) return dynamic_cast<const model::DenseLinear&>(lin).weight().clone();
+  if (!s.residual) return s.dense->weight().clone();
   const int64_t m = s.residual->out_features(), n = s.residual->in_features();
   Tensor W = s.residual->weight().clone();  // [m, n]
   if (s.act && s.act->lowrank()) {          // W_q + B A^T (fp32 GEMM: a float checkpoint's precision)
-    const runtime::LowRankBranch& L = *s.act->lowrank();
+    const model::LowRankBranch& L = *s.act->lowrank();
     const int r = L.rank();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), r, 1.0f, L.B.ptr(),
                 r, L.A.ptr(), r, 1.0f, W.ptr(), static_cast<int>(n));

@@ -1,18 +1,22 @@
-// W4A4 block linears in a .hessq directory (io/hessq_format.hpp): a runtime::ActQuantLinear (residual
-// weight packed as any quantized linear, activation quantizer, smoothing vector, low-rank branch),
-// optionally inside a model::HadamardLinear (online rotation of down_proj's input, QuaRot).
-// Tensors, beside the residual's `<name>.qweight/.scales/.zeros/.bias`:
-//   <name>.lowrank_A      [n, r]  F16 or F32 (the values the layer runs with, bit for bit)
-//   <name>.lowrank_B      [m, r]  same dtype
-//   <name>.smooth         [n]     F32, the input is divided by it
-//   <name>.hadamard_base  [b, b]  F32, B of M = (H_{2^k} / 2^(k/2)) ⊗ B
-// Manifest record fields (absent for a weight-only linear, so older files read unchanged):
-//   "act_format": formats name of Q_x, "rank": r, "lowrank_dtype": "F16" | "F32" (when r > 0),
-//   "smooth": bool, "input_transform": {"kind": "hadamard", "log2_blocks": k, "base_order": b} or null,
-//   "residual_bits_per_weight"; "bits_per_weight" is then the effective cost (residual + branch +
-//   smoothing, runtime::ActQuantLinear::bits_per_weight) and "extra_params" r (m + n) (+ n).
+// One block linear in a .hessq directory (io/hessq_format.hpp): its tensors and its manifest record.
+//   float          <name>.weight [m, n] F32 (and <name>.bias)
+//   quantized      <name>.qweight (U8, packed codes, 1-D), <name>.scales (the format's scale storage: F16
+//                  for INT, F32, F8_E4M3, or U8 holding E8M0), <name>.zeros (U8, asymmetric INT only),
+//                  <name>.bias F32
+//   + an ActQuantLinear (activation quantizer, smoothing, low-rank branch):
+//                  <name>.lowrank_A [n, r] and <name>.lowrank_B [m, r], F16 or F32 (the values the layer
+//                  runs with, bit for bit); <name>.smooth [n] F32, the input is divided by it
+//   + an online Hadamard (model::HadamardLinear around it): <name>.hadamard_base [b, b] F32, B of
+//                  M = (H_{2^k} / 2^(k/2)) ⊗ B
+// Record fields of a quantized linear: name, layer, proj, format, shape [m, n], stored_shape [m, n']
+// (zero-padded inputs), bits_per_weight, scale_dtype, global_scale, diagnostics; an ActQuantLinear adds
+// "act_format" (absent for weight-only), "rank", "lowrank_dtype" (r > 0), "smooth", "extra_params",
+// "residual_bits_per_weight" ("bits_per_weight" is then the effective cost: residual + branch +
+// smoothing); an online rotation adds "input_transform": {"kind": "hadamard", "log2_blocks": k,
+// "base_order": b}. Float linears have no record.
 #pragma once
 #include <list>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -21,38 +25,37 @@
 #include <nlohmann/json.hpp>
 
 #include "hessq/io/safetensors.hpp"
+#include "hessq/io/stored_tensor.hpp"
+#include "hessq/model/act_quant_linear.hpp"
 #include "hessq/model/hadamard_linear.hpp"
-#include "hessq/runtime/act_quant_linear.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 namespace hessq::io {
 
 // A stored block linear taken apart. `residual` is null for a float linear (DenseLinear).
 struct StoredLinear {
-  const runtime::QuantizedLinear* residual = nullptr;
-  const runtime::ActQuantLinear* act = nullptr;       // W4A4 wrapper, if any
-  const model::HadamardLinear* hadamard = nullptr;    // online rotation around it, if any
-  double bits_per_weight() const;  // effective (ActQuantLinear's) or the residual's
+  const model::DenseLinear* dense = nullptr;
+  const model::QuantizedLinear* residual = nullptr;
+  const model::ActQuantLinear* act = nullptr;     // the wrapper, if any
+  const model::HadamardLinear* hadamard = nullptr;  // online rotation around it, if any
+  double bits_per_weight() const;  // effective (ActQuantLinear's) or the residual's; 32 for a float linear
 };
-
-// A safetensors entry pointing at t's F32 data (t must outlive the write).
-SafetensorsEntry f32_entry(const std::string& name, const Tensor& t);
 
 // Throws naming `name` for a linear .hessq cannot store (e.g. a HadamardLinear around a float linear).
 StoredLinear split_stored_linear(const model::Linear& lin, const std::string& name);
 
-// Appends the W4A4 tensors of `s` (none for a weight-only linear) and their record fields. Entries
-// point into `s`'s tensors or into buffers appended to `scratch`, which must outlive the write.
-void add_w4a4_tensors(const StoredLinear& s, const std::string& name, std::vector<SafetensorsEntry>& entries,
-                      std::list<std::vector<uint8_t>>& scratch, nlohmann::ordered_json& rec);
+// The tensors of `lin` as safetensors entries, and (for a quantized linear) its record (without
+// "diagnostics"). Entries point into the linear's tensors or into buffers appended to `scratch`, which
+// must outlive the write. `other_params` counts the stored F32 values that are not quantized weights
+// (biases, a float linear), for the totals.
+void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::vector<SafetensorsEntry>& entries,
+                    std::list<std::vector<uint8_t>>& scratch, nlohmann::ordered_json& rec, int64_t& other_params);
 
-// The layer a record describes around its decoded residual `q`: q itself, an ActQuantLinear, and/or a
-// HadamardLinear around it. Marks the tensors it reads in `claimed`. Throws naming `src` on a missing
-// tensor, a wrong shape or dtype, or an inconsistent record.
-std::shared_ptr<model::Linear> build_stored_linear(std::shared_ptr<runtime::QuantizedLinear> q,
-                                                   const nlohmann::json& rec, const SafetensorsFile& f,
-                                                   std::set<std::string>& claimed, const std::string& name,
-                                                   const std::string& src);
+// The layer a record describes, from the stored tensors by name; marks the tensors it reads in
+// `claimed`. Throws naming `src` on a missing tensor, a wrong shape or dtype, or an inconsistent record.
+std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
+                                                  const std::map<std::string, StoredTensor>& tensors,
+                                                  std::set<std::string>& claimed, const std::string& src);
 
 // The float weight [m, n] that computes what `lin` computes when its activation quantizer is dropped:
 // (W_q + B A^T) diag(s)^-1 for an ActQuantLinear, times M^T for an online Hadamard around it, W_q for

@@ -1,6 +1,10 @@
 #include "hessq/io/safetensors.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <bit>
 #include <cstring>
 #include <filesystem>
@@ -11,7 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hessq/core/atomic_file.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/core/half.hpp"
 
@@ -95,18 +98,6 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
   return out;
 }
 
-// ---- conversion ----
-
-template <class T, class Convert>
-void convert_to_f32(const uint8_t* src, float* dst, size_t n, Convert convert) {
-#pragma omp parallel for if (n > (1u << 16))
-  for (size_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, src + i * sizeof(T), sizeof(T));  // src may be unaligned
-    dst[i] = convert(v);
-  }
-}
-
 // ---- sharded checkpoints ----
 
 json read_json_file(const std::string& path) {
@@ -121,7 +112,7 @@ json read_json_file(const std::string& path) {
 
 // model.safetensors.index.json: {"weight_map": {tensor: shard file}}. Every listed shard must exist,
 // every listed tensor must be in its shard, and no tensor may be in two shards.
-TensorMap read_sharded(const std::string& index_path) {
+std::vector<std::shared_ptr<SafetensorsFile>> open_sharded(const std::string& index_path) {
   json index = read_json_file(index_path);
   HESSQ_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
               "{}: expected a JSON object with a \"weight_map\" object", index_path);
@@ -132,7 +123,7 @@ TensorMap read_sharded(const std::string& index_path) {
     by_shard[shard.get<std::string>()].push_back(name);
   }
   const fs::path dir = fs::path(index_path).parent_path();
-  TensorMap out;
+  std::vector<std::shared_ptr<SafetensorsFile>> out;
   std::map<std::string, std::string> shard_of;
   for (const auto& [shard, names] : by_shard) {
     const std::string shard_path = (dir / shard).string();
@@ -146,8 +137,8 @@ TensorMap read_sharded(const std::string& index_path) {
       auto [it, inserted] = shard_of.emplace(info.name, shard);
       HESSQ_CHECK(inserted, "{}: tensor '{}' is present in two shards, '{}' and '{}'", index_path, info.name,
                   it->second, shard);
-      out.emplace(info.name, file->to_f32(info.name));
     }
+    out.push_back(std::move(file));
   }
   return out;
 }
@@ -221,58 +212,243 @@ std::span<const uint8_t> SafetensorsFile::raw(const std::string& name) const {
   return {map_->data() + data_start_ + info.begin, info.nbytes()};
 }
 
-Tensor SafetensorsFile::to_f32(const std::string& name) const {
+StoredTensor SafetensorsFile::stored(const std::string& name) const {
   const auto& info = at(name);
-  uint8_t* src = map_->data() + data_start_ + info.begin;
-  const size_t n = info.nbytes() / dtype_size(info.dtype);
-  switch (info.dtype) {
-    case DType::F32:
-      if (reinterpret_cast<uintptr_t>(src) % alignof(float) == 0)
-        return Tensor::view(info.shape, reinterpret_cast<float*>(src), map_);
-      break;
-    case DType::F16:
-    case DType::BF16:
-    case DType::F64:
-      break;
-    default:
-      HESSQ_FAIL("{}: tensor '{}' has dtype {}; only F32, F16, BF16 and F64 convert to fp32", path(), name,
-                 dtype_name(info.dtype));
-  }
-  Tensor t = Tensor::zeros(info.shape);
-  switch (info.dtype) {
-    case DType::F32: std::memcpy(t.ptr(), src, info.nbytes()); break;
-    case DType::F16: convert_to_f32<uint16_t>(src, t.ptr(), n, f16_to_f32); break;
-    case DType::BF16: convert_to_f32<uint16_t>(src, t.ptr(), n, bf16_to_f32); break;
-    case DType::F64: convert_to_f32<double>(src, t.ptr(), n, [](double v) { return static_cast<float>(v); }); break;
-    default: break;
-  }
+  StoredTensor t;
+  t.name = name;
+  t.shape = info.shape;
+  t.dtype = info.dtype;
+  t.data = map_->data() + data_start_ + info.begin;
+  t.nbytes = info.nbytes();
+  t.owner = map_;
+  t.file = path();
+  t.mapped = true;
   return t;
 }
 
+Tensor SafetensorsFile::to_f32(const std::string& name) const { return stored(name).to_f32(false); }
+
 // ---- reading whole checkpoints ----
 
-TensorMap read_safetensors(const std::string& path) {
+std::vector<std::shared_ptr<SafetensorsFile>> open_safetensors(const std::string& path) {
   std::error_code ec;
   HESSQ_CHECK(fs::exists(path, ec), "{}: no such file or directory", path);
-  std::string file = path;
   if (fs::is_directory(path, ec)) {
     const fs::path single = fs::path(path) / kSingleFile, index = fs::path(path) / kIndexFile;
-    if (fs::exists(single, ec))
-      file = single.string();
-    else if (fs::exists(index, ec))
-      return read_sharded(index.string());
-    else
-      HESSQ_FAIL("{}: directory holds neither {} nor {}", path, kSingleFile, kIndexFile);
-  } else if (path.ends_with(".index.json")) {
-    return read_sharded(path);
+    if (fs::exists(single, ec)) return {SafetensorsFile::open(single.string())};
+    if (fs::exists(index, ec)) return open_sharded(index.string());
+    HESSQ_FAIL("{}: directory holds neither {} nor {}", path, kSingleFile, kIndexFile);
   }
-  auto f = SafetensorsFile::open(file);
+  if (path.ends_with(".index.json")) return open_sharded(path);
+  return {SafetensorsFile::open(path)};
+}
+
+TensorMap read_safetensors(const std::string& path) {
   TensorMap out;
-  for (const auto& info : f->tensors()) out.emplace(info.name, f->to_f32(info.name));
+  for (const auto& f : open_safetensors(path))
+    for (const auto& info : f->tensors()) out.emplace(info.name, f->to_f32(info.name));
   return out;
 }
 
 // ---- writing ----
+
+namespace {
+
+void pwrite_all(int fd, const uint8_t* p, size_t n, size_t offset, const std::string& file, const std::string& name) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, std::min(n, size_t{1} << 30), static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    HESSQ_CHECK(w > 0, "{}: tensor '{}': write of {} bytes at file offset {} failed: {}", file, name, n, offset,
+                w < 0 ? std::strerror(errno) : "no progress");
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<size_t>(w);
+  }
+}
+
+// Removes [a, b) from a set of disjoint ranges that covers it.
+void erase_range(std::map<size_t, size_t>& ranges, size_t a, size_t b) {
+  auto it = std::prev(ranges.upper_bound(a));
+  const size_t lo = it->first, hi = it->second;
+  ranges.erase(it);
+  if (lo < a) ranges.emplace(lo, a);
+  if (b < hi) ranges.emplace(b, hi);
+}
+
+}  // namespace
+
+SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<TensorDecl> tensors,
+                                     const std::map<std::string, std::string>& metadata)
+    : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  std::set<std::string> names;
+  for (const auto& t : tensors) {
+    HESSQ_CHECK(!t.name.empty() && t.name != kMetadataKey, "{}: invalid tensor name '{}'", path_, t.name);
+    HESSQ_CHECK(names.insert(t.name).second, "{}: tensor '{}' given twice", path_, t.name);
+    HESSQ_CHECK(tensor_nbytes(t.shape, t.dtype).has_value(), "{}: tensor '{}': invalid shape {}", path_, t.name,
+                shape_str(t.shape));
+  }
+  // Larger elements first: every offset is then a multiple of its element size without padding.
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
+    size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
+    return sa != sb ? sa > sb : a.name < b.name;
+  });
+
+  json header = json::object();  // keys sorted by name
+  if (!metadata.empty()) header[kMetadataKey] = metadata;
+  size_t offset = 0;
+  for (auto& t : tensors) {
+    const size_t nbytes = *tensor_nbytes(t.shape, t.dtype);
+    size_t end;
+    HESSQ_CHECK(!__builtin_add_overflow(offset, nbytes, &end), "{}: tensor '{}': data section overflows", path_,
+                t.name);
+    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", json::array({offset, end})}};
+    infos_.push_back({std::move(t.name), t.dtype, std::move(t.shape), offset, end});
+    offset = end;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // e.g. a name that is not valid UTF-8
+    HESSQ_FAIL("{}: cannot encode header: {}", path_, e.what());
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  data_start_ = 8 + text.size();
+  data_size_ = offset;
+  for (size_t i = 0; i < infos_.size(); ++i) index_[infos_[i].name] = i;
+  progress_.resize(infos_.size());
+
+  const fs::path parent = fs::path(path_).parent_path();
+  HESSQ_CHECK(parent.empty() || fs::is_directory(parent), "{}: output directory {} does not exist", path_,
+              parent.string());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  HESSQ_CHECK(fd_ >= 0, "{}: cannot create: {}", tmp_, std::strerror(errno));
+  try {
+    // Reserve the whole file now, so a full disk fails here rather than half-way through.
+    const size_t total = file_size();
+    if (::fallocate(fd_, 0, 0, static_cast<off_t>(total)) != 0) {
+      const int err = errno;
+      HESSQ_CHECK(err == EOPNOTSUPP || err == ENOSYS, "{}: cannot reserve {} bytes: {}", tmp_, total,
+                  std::strerror(err));
+      HESSQ_CHECK(::ftruncate(fd_, static_cast<off_t>(total)) == 0, "{}: cannot resize to {} bytes: {}", tmp_, total,
+                  std::strerror(errno));
+    }
+    const uint64_t n = text.size();
+    pwrite_all(fd_, reinterpret_cast<const uint8_t*>(&n), 8, 0, tmp_, kMetadataKey);
+    pwrite_all(fd_, reinterpret_cast<const uint8_t*>(text.data()), text.size(), 8, tmp_, kMetadataKey);
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(tmp_.c_str());
+    throw;
+  }
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+const SafetensorsTensorInfo& SafetensorsWriter::info_of(const std::string& name) const {
+  auto it = index_.find(name);
+  HESSQ_CHECK(it != index_.end(), "{}: tensor '{}' was not declared", path_, name);
+  return infos_[it->second];
+}
+
+const SafetensorsTensorInfo& SafetensorsWriter::at(const std::string& name) const { return info_of(name); }
+
+void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {
+  const auto& info = info_of(name);
+  HESSQ_CHECK(nbytes == info.nbytes(), "{}: tensor '{}': {} {} needs {} bytes, given {}", path_, name,
+              dtype_name(info.dtype), shape_str(info.shape), info.nbytes(), nbytes);
+  write_part(name, 0, data, nbytes);
+}
+
+void SafetensorsWriter::write_part(const std::string& name, size_t byte_offset, const void* data, size_t nbytes) {
+  const auto& info = info_of(name);
+  const size_t size = info.nbytes();
+  HESSQ_CHECK(byte_offset <= size && nbytes <= size - byte_offset,
+              "{}: tensor '{}': slice of {} bytes at byte {} is outside its {} bytes", path_, name, nbytes,
+              byte_offset, size);
+  if (nbytes == 0) return;
+  HESSQ_CHECK(data != nullptr, "{}: tensor '{}': no data", path_, name);
+  const size_t a = byte_offset, b = byte_offset + nbytes;
+  Written& prog = progress_[index_.find(name)->second];
+  {
+    std::lock_guard lock(mutex_);
+    HESSQ_CHECK(!committed_ && fd_ >= 0, "{}: tensor '{}': write after commit", path_, name);
+    auto& r = prog.ranges;
+    auto next = r.lower_bound(a);  // first range starting at or after a
+    if (next != r.begin()) {
+      auto prev = std::prev(next);
+      HESSQ_CHECK(prev->second <= a, "{}: tensor '{}': bytes [{}, {}) written twice (overlap with [{}, {}))", path_,
+                  name, a, b, prev->first, prev->second);
+    }
+    HESSQ_CHECK(next == r.end() || b <= next->first,
+                "{}: tensor '{}': bytes [{}, {}) written twice (overlap with [{}, {}))", path_, name, a, b,
+                next->first, next->second);
+    // Record [a, b), merged with touching neighbours.
+    size_t lo = a, hi = b;
+    if (next != r.end() && next->first == b) {
+      hi = next->second;
+      next = r.erase(next);
+    }
+    if (next != r.begin() && std::prev(next)->second == a) {
+      std::prev(next)->second = hi;
+    } else {
+      r.emplace_hint(next, lo, hi);
+    }
+    prog.written += nbytes;
+    ++in_flight_;
+  }
+  try {
+    pwrite_all(fd_, static_cast<const uint8_t*>(data), nbytes, data_start_ + info.begin + a, tmp_, name);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    erase_range(prog.ranges, a, b);
+    prog.written -= nbytes;
+    --in_flight_;
+    throw;
+  }
+  std::lock_guard lock(mutex_);
+  --in_flight_;
+}
+
+void SafetensorsWriter::commit() {
+  std::lock_guard lock(mutex_);
+  HESSQ_CHECK(!committed_ && fd_ >= 0, "{}: committed twice", path_);
+  HESSQ_CHECK(in_flight_ == 0, "{}: commit while {} writes are still running", path_, in_flight_);
+  size_t incomplete = 0;
+  const SafetensorsTensorInfo* first = nullptr;
+  size_t gap_begin = 0, gap_end = 0;
+  for (size_t i = 0; i < infos_.size(); ++i) {
+    if (progress_[i].written == infos_[i].nbytes()) continue;
+    if (incomplete++ > 0) continue;
+    first = &infos_[i];
+    const auto& r = progress_[i].ranges;
+    if (r.empty() || r.begin()->first > 0) {
+      gap_end = r.empty() ? first->nbytes() : r.begin()->first;
+    } else {
+      gap_begin = r.begin()->second;
+      gap_end = std::next(r.begin()) == r.end() ? first->nbytes() : std::next(r.begin())->first;
+    }
+  }
+  HESSQ_CHECK(incomplete == 0,
+              "{}: tensor '{}': bytes [{}, {}) of its {} were never written ({} of {} tensors incomplete)", path_,
+              first ? first->name : "", gap_begin, gap_end, first ? first->nbytes() : 0, incomplete, infos_.size());
+  bool ok = ::fsync(fd_) == 0;
+  int err = errno;
+  if (::close(fd_) != 0 && ok) {
+    ok = false;
+    err = errno;
+  }
+  fd_ = -1;
+  if (ok && ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    ok = false;
+    err = errno;
+  }
+  HESSQ_CHECK(ok, "{}: cannot write: {}", path_, std::strerror(err));  // the destructor removes the .tmp
+  committed_ = true;
+}
 
 void write_safetensors(const std::string& path, std::vector<SafetensorsEntry> entries,
                        const std::map<std::string, std::string>& metadata) {
@@ -286,59 +462,84 @@ void write_safetensors(const std::string& path, std::vector<SafetensorsEntry> en
                 dtype_name(e.dtype), shape_str(e.shape), *expected, e.nbytes);
     HESSQ_CHECK(e.data != nullptr || e.nbytes == 0, "{}: tensor '{}': no data", path, e.name);
   }
-  // Larger elements first: every offset is then a multiple of its element size without padding.
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-    size_t sa = dtype_size(a.dtype), sb = dtype_size(b.dtype);
-    return sa != sb ? sa > sb : a.name < b.name;
-  });
-
-  json header = json::object();  // keys sorted by name
-  if (!metadata.empty()) header[kMetadataKey] = metadata;
-  size_t offset = 0;
-  for (const auto& e : entries) {
-    header[e.name] = {{"dtype", dtype_name(e.dtype)},
-                      {"shape", e.shape},
-                      {"data_offsets", json::array({offset, offset + e.nbytes})}};
-    offset += e.nbytes;
-  }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const json::exception& e) {  // e.g. a name that is not valid UTF-8
-    HESSQ_FAIL("{}: cannot encode header: {}", path, e.what());
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');
-
-  AtomicFile out(path);
-  const uint64_t n = text.size();
-  out.write(&n, 8);
-  out.write(text);
-  for (const auto& e : entries) out.write(e.data, e.nbytes);
+  std::vector<TensorDecl> decls;
+  decls.reserve(entries.size());
+  for (const auto& e : entries) decls.push_back({e.name, e.dtype, e.shape});
+  SafetensorsWriter out(path, std::move(decls), metadata);
+  for (const auto& e : entries) out.write(e.name, e.data, e.nbytes);
   out.commit();
 }
 
-void write_safetensors_f32(const std::string& path, const TensorMap& tensors, DType store,
-                           const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// Writes n fp32 values as elements [elem_begin, elem_begin + n) of `name`, stored as `store`;
+// F16/BF16 are converted through `scratch` at most kDefaultChunkElems at a time.
+void write_f32_elems(SafetensorsWriter& w, const std::string& name, DType store, size_t elem_begin, const float* src,
+                     size_t n, std::vector<uint16_t>& scratch) {
+  if (store == DType::F32) {
+    w.write_part(name, elem_begin * sizeof(float), src, n * sizeof(float));
+    return;
+  }
+  for (size_t off = 0; off < n; off += kDefaultChunkElems) {
+    const size_t m = std::min(kDefaultChunkElems, n - off);
+    if (scratch.size() < m) scratch.resize(m);
+    uint16_t* h = scratch.data();
+    const float* s = src + off;
+    if (store == DType::F16) {
+#pragma omp parallel for if (m > (1u << 16))
+      for (size_t i = 0; i < m; ++i) h[i] = f32_to_f16(s[i]);
+    } else {
+#pragma omp parallel for if (m > (1u << 16))
+      for (size_t i = 0; i < m; ++i) h[i] = f32_to_bf16(s[i]);
+    }
+    w.write_part(name, (elem_begin + off) * sizeof(uint16_t), h, m * sizeof(uint16_t));
+  }
+}
+
+void check_f32_store(const std::string& path, DType store) {
   HESSQ_CHECK(store == DType::F32 || store == DType::F16 || store == DType::BF16,
               "{}: fp32 tensors can be stored as F32, F16 or BF16, not {}", path, dtype_name(store));
-  std::vector<std::vector<uint16_t>> halves;  // converted copies, alive until written
-  std::vector<SafetensorsEntry> entries;
+}
+
+}  // namespace
+
+void write_safetensors_f32(const std::string& path, const TensorMap& tensors, DType store,
+                           const std::map<std::string, std::string>& metadata) {
+  check_f32_store(path, store);
+  std::vector<TensorDecl> decls;
   for (const auto& [name, t] : tensors) {
     HESSQ_CHECK(tensor_nbytes(t.shape, DType::F32).has_value(), "{}: tensor '{}': invalid shape {}", path, name,
                 shape_str(t.shape));
-    const auto n = static_cast<size_t>(t.numel());
-    HESSQ_CHECK(t.ptr() != nullptr || n == 0, "{}: tensor '{}': no data", path, name);
-    if (store == DType::F32) {
-      entries.push_back({name, store, t.shape, t.ptr(), n * sizeof(float)});
-      continue;
-    }
-    auto& h = halves.emplace_back(n);
-    const float* src = t.ptr();
-#pragma omp parallel for if (n > (1u << 16))
-    for (size_t i = 0; i < n; ++i) h[i] = store == DType::F16 ? f32_to_f16(src[i]) : f32_to_bf16(src[i]);
-    entries.push_back({name, store, t.shape, h.data(), n * sizeof(uint16_t)});
+    HESSQ_CHECK(t.ptr() != nullptr || t.numel() == 0, "{}: tensor '{}': no data", path, name);
+    decls.push_back({name, store, t.shape});
   }
-  write_safetensors(path, std::move(entries), metadata);
+  SafetensorsWriter out(path, std::move(decls), metadata);
+  std::vector<uint16_t> scratch;
+  for (const auto& [name, t] : tensors)
+    write_f32_elems(out, name, store, 0, t.ptr(), static_cast<size_t>(t.numel()), scratch);
+  out.commit();
+}
+
+void write_safetensors_f32_streamed(const std::string& path, const std::map<std::string, Shape>& shapes, DType store,
+                                    const F32ChunkSource& fill, const std::map<std::string, std::string>& metadata,
+                                    size_t chunk_elems) {
+  check_f32_store(path, store);
+  HESSQ_CHECK(chunk_elems > 0, "{}: chunk size must be positive", path);
+  std::vector<TensorDecl> decls;
+  for (const auto& [name, shape] : shapes) decls.push_back({name, store, shape});
+  SafetensorsWriter out(path, std::move(decls), metadata);
+  std::vector<float> buf;
+  std::vector<uint16_t> scratch;
+  for (const auto& info : out.tensors()) {  // file order: sequential writes
+    const size_t n = info.nbytes() / dtype_size(store);
+    for (size_t b = 0; b < n; b += chunk_elems) {
+      const size_t e = std::min(n, b + chunk_elems);
+      if (buf.size() < e - b) buf.resize(e - b);
+      fill(info.name, b, e, buf.data());
+      write_f32_elems(out, info.name, store, b, buf.data(), e - b, scratch);
+    }
+  }
+  out.commit();
 }
 
 }  // namespace hessq::io

@@ -1,10 +1,11 @@
-// ActQuantLinear: a W4A4 (weights and activations quantized) block linear with an optional low-rank
-// branch, as SVDQuant (Li et al. 2024, arXiv:2411.05007) and ARHQ (METHODS.md "ARHQ") run it:
+// ActQuantLinear: a quantized block linear with what plain weight quantization lacks: a run-time
+// activation quantizer Q_x (W4A4, W4A8), a smoothing vector and/or a low-rank branch, as SVDQuant
+// (Li et al. 2024, arXiv:2411.05007) and ARHQ (METHODS.md "ARHQ") run it:
 //
 //   x_s   = x diag(s)^-1                     optional smoothing (SmoothQuant, Xiao et al. 2022)
-//   y     = Q_x(x_s) Q_w(W_res)^T + b + (x_s A) B^T
+//   y     = Q_x(x_s) Q_w(W_res)^T + b + (x_s A) B^T     (Q_x = identity when no activation format is set)
 //
-// W_res [m, n] is stored packed (runtime::QuantizedLinear: codes + scales, decoded once), Q_x is the
+// W_res [m, n] is stored packed (model::QuantizedLinear: codes + scales, decoded once), Q_x is the
 // activation quantizer applied at run time, A [n, r] and B [m, r] are the low-rank branch L = B A^T,
 // applied to the *unquantized* (smoothed) input. An online Hadamard rotation of the input (QuaRot) is
 // a model::HadamardLinear around this linear: HadamardLinear(ActQuantLinear) computes y(x M).
@@ -21,10 +22,8 @@
 // per-token / per-group scaled activations pair with any weight format.
 // Padding: NVFP4 and MX quantize a trailing partial block (n not a multiple of 16 / 32) as if
 // zero-padded (formats/quant_spec.hpp); an activation group g must divide n (else an error naming
-// the linear). The weight side pads its own groups (runtime::QuantizedLinear::stored_in_features).
-//
-// Header-only on purpose, like quantized_linear.hpp: io::load_hessq_model builds these layers and io
-// sits below runtime (runtime -> tokenizer -> io).
+// the linear). The weight side pads its own groups (model::QuantizedLinear::stored_in_features).
+
 #pragma once
 #include <cblas.h>
 
@@ -39,9 +38,9 @@
 #include "hessq/core/tensor.hpp"
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/model/linear.hpp"
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
-namespace hessq::runtime {
+namespace hessq::model {
 
 // Throws naming `name` if `x` is not a usable activation quantizer for an n-input linear whose
 // weight is quantized with `w` (see the header comment for the rules).
@@ -96,12 +95,12 @@ class ActQuantLinear final : public model::Linear {
  public:
   // weight: Q_w(W_res) (its bias, if any, is the layer's bias); act: Q_x; smooth: s [n] (input divided
   // by s) or none; lowrank: none or rank >= 1. Throws naming `name` on shape or format mismatches.
-  ActQuantLinear(std::shared_ptr<QuantizedLinear> weight, formats::QuantSpec act, std::optional<Tensor> smooth,
-                 std::optional<LowRankBranch> lowrank, const std::string& name)
+  ActQuantLinear(std::shared_ptr<QuantizedLinear> weight, std::optional<formats::QuantSpec> act,
+                 std::optional<Tensor> smooth, std::optional<LowRankBranch> lowrank, const std::string& name)
       : weight_(std::move(weight)), act_(std::move(act)), smooth_(std::move(smooth)), lowrank_(std::move(lowrank)) {
     HESSQ_CHECK(weight_ != nullptr, "{}: no residual weight", name);
     const int64_t m = weight_->out_features(), n = weight_->in_features();
-    check_activation_spec(act_, weight_->spec(), n, name);
+    if (act_) check_activation_spec(*act_, weight_->spec(), n, name);
     if (smooth_) {
       HESSQ_CHECK(smooth_->numel() == n, "{}: smoothing vector has {} entries, the layer has {} inputs", name,
                   smooth_->numel(), n);
@@ -135,9 +134,12 @@ class ActQuantLinear final : public model::Linear {
         for (int64_t j = 0; j < n; ++j) xs[t * n + j] = x[t * n + j] / s[j];
       x_s = xs.data();
     }
-    std::vector<float> xq(static_cast<size_t>(T * n));  // Step 2: Q_x, per token
-    quantize_activations(act_, x_s, T, n, xq.data());
-    weight_->forward(xq.data(), n_tokens, y);  // Step 3: quantized GEMM (+ bias)
+    std::vector<float> xq;  // Step 2: Q_x, per token (weight-only layers skip it)
+    if (act_) {
+      xq.resize(static_cast<size_t>(T * n));
+      quantize_activations(*act_, x_s, T, n, xq.data());
+    }
+    weight_->forward(act_ ? xq.data() : x_s, n_tokens, y);  // Step 3: quantized GEMM (+ bias)
     if (lowrank_) {                            // Step 4: the branch on the unquantized x_s
       const int r = lowrank_->rank();
       std::vector<float> t(static_cast<size_t>(T * r));
@@ -149,7 +151,7 @@ class ActQuantLinear final : public model::Linear {
   }
 
   const std::shared_ptr<QuantizedLinear>& residual() const { return weight_; }  // Q_w(W_res)
-  const formats::QuantSpec& act_spec() const { return act_; }
+  const std::optional<formats::QuantSpec>& act_spec() const { return act_; }  // none: weight-only
   const std::optional<Tensor>& smooth() const { return smooth_; }
   const std::optional<LowRankBranch>& lowrank() const { return lowrank_; }
   int rank() const { return lowrank_ ? lowrank_->rank() : 0; }
@@ -171,9 +173,9 @@ class ActQuantLinear final : public model::Linear {
 
  private:
   std::shared_ptr<QuantizedLinear> weight_;
-  formats::QuantSpec act_;
+  std::optional<formats::QuantSpec> act_;  // Q_x; none for a weight-only layer
   std::optional<Tensor> smooth_;           // [n]
   std::optional<LowRankBranch> lowrank_;   // A [n, r], B [m, r]
 };
 
-}  // namespace hessq::runtime
+}  // namespace hessq::model

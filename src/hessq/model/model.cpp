@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "hessq/core/error.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace hessq::model {
 
@@ -30,35 +31,15 @@ std::string layer_tensor_name(int layer, const std::string& suffix) {
   return "model.layers." + std::to_string(layer) + "." + suffix;
 }
 
-static std::string proj_prefix(Proj p) {
-  bool attn = p == Proj::Q || p == Proj::K || p == Proj::V || p == Proj::O;
-  return std::string(attn ? "self_attn." : "mlp.") + proj_name(p);
-}
-
-static Shape proj_shape(const ModelConfig& c, Proj p) {
-  const int64_t d = c.dim, h = c.hidden_dim, q = c.q_dim(), kv = c.kv_dim();
-  switch (p) {
-    case Proj::Q: return {q, d};
-    case Proj::K:
-    case Proj::V: return {kv, d};
-    case Proj::O: return {d, q};
-    case Proj::Gate:
-    case Proj::Up: return {h, d};
-    case Proj::Down: return {d, h};
-  }
-  return {};
-}
-
 std::vector<TensorSpec> checkpoint_layout(const ModelConfig& c) {
   std::vector<TensorSpec> specs;
   specs.push_back({"model.embed_tokens.weight", {c.vocab_size, c.dim}});
   for (int l = 0; l < c.n_layers; ++l) {
     specs.push_back({layer_tensor_name(l, "input_layernorm.weight"), {c.dim}});
     for (Proj p : kAllProjs) {
-      Shape s = proj_shape(c, p);
-      specs.push_back({layer_tensor_name(l, proj_prefix(p) + ".weight"), s});
-      if (c.qkv_bias && (p == Proj::Q || p == Proj::K || p == Proj::V))
-        specs.push_back({layer_tensor_name(l, proj_prefix(p) + ".bias"), {s[0]}});
+      const auto [m, n] = proj_shape(c, p);
+      specs.push_back({linear_name(l, p) + ".weight", {m, n}});
+      if (proj_has_bias(c, p)) specs.push_back({linear_name(l, p) + ".bias", {m}});
     }
     if (c.qk_norm) {
       specs.push_back({layer_tensor_name(l, "self_attn.q_norm.weight"), {c.head_dim}});
@@ -85,47 +66,58 @@ static bool is_ignorable(const std::string& name, const ModelConfig& c) {
   return c.tie_embeddings && name == "lm_head.weight";  // a tied head saved anyway: the embedding wins
 }
 
-Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source) {
+void check_layout(const ModelConfig& cfg, const std::map<std::string, Shape>& shapes, const std::string& source) {
   cfg.validate(source);
   std::set<std::string> expected;
   for (const TensorSpec& spec : checkpoint_layout(cfg)) {
-    auto it = tensors.find(spec.name);
-    HESSQ_CHECK(it != tensors.end(), "{}: missing tensor {} (expected shape {})", source, spec.name,
+    auto it = shapes.find(spec.name);
+    HESSQ_CHECK(it != shapes.end(), "{}: missing tensor {} (expected shape {})", source, spec.name,
                 shape_str(spec.shape));
-    HESSQ_CHECK(it->second.shape == spec.shape, "{}: tensor {} has shape {}, expected {}", source, spec.name,
-                shape_str(it->second.shape), shape_str(spec.shape));
-    check_finite(it->second, spec.name, source);
+    HESSQ_CHECK(it->second == spec.shape, "{}: tensor {} has shape {}, expected {}", source, spec.name,
+                shape_str(it->second), shape_str(spec.shape));
     expected.insert(spec.name);
   }
-  for (const auto& [name, t] : tensors) {
+  for (const auto& [name, shape] : shapes) {
     if (expected.count(name)) continue;
     HESSQ_CHECK(is_ignorable(name, cfg), "{}: unexpected tensor {} {} (not part of a {} model with this config)",
-                source, name, shape_str(t.shape), arch_name(cfg.arch));
+                source, name, shape_str(shape), arch_name(cfg.arch));
     spdlog::warn("{}: ignoring tensor {}", source, name);
   }
+}
 
+LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get) {
+  LayerWeights L;
+  auto layer_get = [&](const std::string& suffix) { return get(layer_tensor_name(l, suffix)); };
+  L.attn_norm = layer_get("input_layernorm.weight");
+  L.ffn_norm = layer_get("post_attention_layernorm.weight");
+  if (cfg.qk_norm) {
+    L.q_norm = layer_get("self_attn.q_norm.weight");
+    L.k_norm = layer_get("self_attn.k_norm.weight");
+  }
+  for (Proj p : kAllProjs) {
+    std::optional<Tensor> bias;
+    if (proj_has_bias(cfg, p)) bias = layer_get(proj_module(p) + ".bias");
+    L.linear(p) = std::make_shared<DenseLinear>(layer_get(proj_module(p) + ".weight"), bias);
+  }
+  return L;
+}
+
+Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source) {
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : tensors) shapes.emplace(name, t.shape);
+  check_layout(cfg, shapes, source);
+  auto get = [&](const std::string& name) -> Tensor {
+    const Tensor& t = tensors.at(name);
+    check_finite(t, name, source);
+    return t;
+  };
   Model m;
   m.cfg = cfg;
   m.source = source;
-  m.tok_emb = tensors.at("model.embed_tokens.weight");
-  m.final_norm = tensors.at("model.norm.weight");
-  m.lm_head = std::make_shared<DenseLinear>(cfg.tie_embeddings ? m.tok_emb : tensors.at("lm_head.weight"));
-  for (int l = 0; l < cfg.n_layers; ++l) {
-    LayerWeights L;
-    auto get = [&](const std::string& suffix) { return tensors.at(layer_tensor_name(l, suffix)); };
-    L.attn_norm = get("input_layernorm.weight");
-    L.ffn_norm = get("post_attention_layernorm.weight");
-    if (cfg.qk_norm) {
-      L.q_norm = get("self_attn.q_norm.weight");
-      L.k_norm = get("self_attn.k_norm.weight");
-    }
-    for (Proj p : kAllProjs) {
-      std::optional<Tensor> bias;
-      if (cfg.qkv_bias && (p == Proj::Q || p == Proj::K || p == Proj::V)) bias = get(proj_prefix(p) + ".bias");
-      L.linear(p) = std::make_shared<DenseLinear>(get(proj_prefix(p) + ".weight"), bias);
-    }
-    m.layers.push_back(std::move(L));
-  }
+  m.tok_emb = get("model.embed_tokens.weight");
+  m.final_norm = get("model.norm.weight");
+  m.lm_head = std::make_shared<DenseLinear>(cfg.tie_embeddings ? m.tok_emb : get("lm_head.weight"));
+  for (int l = 0; l < cfg.n_layers; ++l) m.layers.push_back(build_layer(cfg, l, get));
   return m;
 }
 
@@ -150,7 +142,7 @@ TensorMap model_tensors(const Model& m) {
       t[layer_tensor_name(l, "self_attn.k_norm.weight")] = L.k_norm;
     }
     for (Proj p : kAllProjs) {
-      const std::string name = layer_tensor_name(l, proj_prefix(p));
+      const std::string name = linear_name(l, p);
       const DenseLinear& d = dense(L.linear(p), name);
       t[name + ".weight"] = d.weight();
       if (d.bias()) t[name + ".bias"] = *d.bias();

@@ -2,6 +2,8 @@
 // checkpoint_layout() is the one table mapping HF names to roles and shapes; build_model() checks a
 // TensorMap against it (missing, extra, shape, non-finite) so every loader shares the same validation.
 #pragma once
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +42,14 @@ struct TensorSpec {
 // Every tensor a checkpoint of this config must hold, HF names, in layer order.
 std::vector<TensorSpec> checkpoint_layout(const ModelConfig& cfg);
 std::string layer_tensor_name(int layer, const std::string& suffix);  // "model.layers.3." + suffix
+
+// Checks tensor names and shapes against checkpoint_layout(cfg) without reading values: missing,
+// unexpected (some exporters' extra tensors are ignored with a warning) and wrong-shaped tensors
+// throw hessq::Error naming `source` and the tensor.
+void check_layout(const ModelConfig& cfg, const std::map<std::string, Shape>& shapes, const std::string& source);
+// Block `l`'s norms and DenseLinears from `get(name)` (fp32 tensors under HF names), each checked for
+// NaN/Inf.
+LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get);
 
 // Validates `tensors` against checkpoint_layout(cfg) and builds the model. Throws hessq::Error naming
 // `source` and the offending tensor: missing, unexpected, wrong shape, NaN/Inf.

@@ -1,10 +1,10 @@
-#include "hessq/runtime/quantized_linear.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 #include <cstring>
 
 #include "hessq/core/error.hpp"
 
-namespace hessq::runtime {
+namespace hessq::model {
 
 std::shared_ptr<QuantizedLinear> make_quantized_linear(const formats::QuantSpec& spec, const float* W_in,
                                                        const float* W_q,
@@ -29,4 +29,4 @@ std::shared_ptr<QuantizedLinear> make_quantized_linear(const formats::QuantSpec&
   return std::make_shared<QuantizedLinear>(spec, std::move(packed), std::move(out), std::move(bias), n_stored);
 }
 
-}  // namespace hessq::runtime
+}  // namespace hessq::model

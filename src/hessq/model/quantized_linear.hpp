@@ -7,9 +7,7 @@
 // W zero-padded to `stored_in` = ceil(n / g) * g columns (equal to quantizing the ragged last group on
 // its own, see methods/layer_quant.hpp); the packed arrays cover [m, stored_in], W_q is [m, n].
 //
-// The class is header-only on purpose: io::load_model builds it when reading a .hessq directory and
-// the io library sits below runtime (runtime -> tokenizer -> io), so io may use this header but not
-// link hessq_runtime. make_quantized_linear (solver output -> packed layer) lives in the .cpp.
+// It lives in model/ (below io) because io::load_model builds it when reading a .hessq directory.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,7 +19,7 @@
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/model/linear.hpp"
 
-namespace hessq::runtime {
+namespace hessq::model {
 
 class QuantizedLinear final : public model::Linear {
  public:
@@ -70,4 +68,4 @@ std::shared_ptr<QuantizedLinear> make_quantized_linear(const formats::QuantSpec&
                                                        std::optional<Tensor> bias, const std::string& name,
                                                        const formats::Packed* prepacked = nullptr);
 
-}  // namespace hessq::runtime
+}  // namespace hessq::model

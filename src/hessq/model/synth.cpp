@@ -59,23 +59,43 @@ std::vector<NamedShape> shapes() {
   };
 }
 
-// Fills t with N(0, std^2) (Box-Muller). Blocks of 4096 values get their own stream, seeded from
-// (seed, name, block), so the result does not depend on how blocks are spread over threads.
-void fill_normal(Tensor& t, float stddev, uint64_t seed, const std::string& name) {
-  constexpr int64_t kBlock = 4096;
+constexpr int64_t kBlock = 4096;  // values per splitmix64 stream
+
+uint64_t name_seed(uint64_t seed, const std::string& name) {
   uint64_t base = seed ^ 0xcbf29ce484222325ull;  // FNV-1a of the name: portable, unlike std::hash
   for (unsigned char ch : name) base = (base ^ ch) * 0x100000001b3ull;
-  const int64_t n = t.numel(), blocks = (n + kBlock - 1) / kBlock;
-  float* p = t.ptr();
+  return base;
+}
+
+// Block b of a tensor of n values drawn from N(0, std^2) (Box-Muller, pairs within the block), into
+// p[0, min(n, (b + 1) * kBlock) - b * kBlock). The stream is seeded from (base, b) alone, so the result
+// does not depend on which blocks are produced, in which order or on which thread.
+void normal_block(uint64_t base, int64_t b, int64_t n, float stddev, float* p) {
+  uint64_t s = base + 0x632be59bd9b4e019ull * static_cast<uint64_t>(b + 1);
+  const int64_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
+  for (int64_t i = lo; i < hi; i += 2) {
+    const double u1 = (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+    const double u2 = static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-53;
+    const double r = std::sqrt(-2.0 * std::log(u1)) * stddev;
+    p[i - lo] = static_cast<float>(r * std::cos(2 * M_PI * u2));
+    if (i + 1 < n) p[i + 1 - lo] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+  }
+}
+
+// Values [begin, end) of a tensor of n values (see normal_block) into out[0, end - begin).
+void fill_normal_range(uint64_t base, int64_t n, float stddev, int64_t begin, int64_t end, float* out) {
+  if (begin >= end) return;
+  const int64_t b0 = begin / kBlock, b1 = (end - 1) / kBlock + 1;
 #pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    uint64_t s = base + 0x632be59bd9b4e019ull * static_cast<uint64_t>(b + 1);
-    for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); i += 2) {
-      const double u1 = (static_cast<double>(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
-      const double u2 = static_cast<double>(splitmix64(s) >> 11) * 0x1.0p-53;
-      const double r = std::sqrt(-2.0 * std::log(u1)) * stddev;
-      p[i] = static_cast<float>(r * std::cos(2 * M_PI * u2));
-      if (i + 1 < n) p[i + 1] = static_cast<float>(r * std::sin(2 * M_PI * u2));
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t lo = b * kBlock, hi = std::min(n, lo + kBlock);
+    if (lo >= begin && hi <= end) {
+      normal_block(base, b, n, stddev, out + (lo - begin));
+    } else {  // a block cut by the range: draw all of it, keep the part inside
+      float buf[kBlock];
+      normal_block(base, b, n, stddev, buf);
+      const int64_t a = std::max(lo, begin), e = std::min(hi, end);
+      std::copy(buf + (a - lo), buf + (e - lo), out + (a - begin));
     }
   }
 }
@@ -99,22 +119,49 @@ ModelConfig synth_config(const std::string& like, int layers) {
   HESSQ_FAIL("unknown synthetic shape '{}' (known: {})", like, fmt::join(synth_shape_names(), ", "));
 }
 
-TensorMap synth_tensors(const ModelConfig& cfg, uint64_t seed) {
-  TensorMap out;
-  for (const TensorSpec& spec : checkpoint_layout(cfg)) {
-    Tensor t = Tensor::zeros(spec.shape);
-    const bool is_norm = spec.name.find("norm") != std::string::npos;
-    if (is_norm) {
-      std::fill(t.ptr(), t.ptr() + t.numel(), 1.0f);
+SynthWeights::SynthWeights(const ModelConfig& cfg, uint64_t seed)
+    : cfg_(cfg), seed_(seed), layout_(checkpoint_layout(cfg)) {
+  for (const TensorSpec& spec : layout_) {
+    Init init;
+    init.numel = 1;
+    for (int64_t d : spec.shape) init.numel *= d;
+    if (spec.name.find("norm") != std::string::npos) {
+      init.ones = true;
     } else if (spec.shape.size() == 1) {
-      fill_normal(t, 0.02f, seed, spec.name);  // q/k/v bias
+      init.stddev = 0.02f;  // q/k/v bias
     } else if (spec.name == "model.embed_tokens.weight" || spec.name == "lm_head.weight") {
-      fill_normal(t, 0.02f, seed, spec.name);  // HF initializer_range: logits of order 1
+      init.stddev = 0.02f;  // HF initializer_range: logits of order 1
     } else {
-      fill_normal(t, static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.shape[1]))), seed, spec.name);
+      init.stddev = static_cast<float>(1.0 / std::sqrt(static_cast<double>(spec.shape[1])));
     }
-    out[spec.name] = std::move(t);
+    init_.emplace(spec.name, init);
   }
+}
+
+void SynthWeights::fill(const std::string& name, int64_t begin, int64_t end, float* out) const {
+  auto it = init_.find(name);
+  HESSQ_CHECK(it != init_.end(), "synthetic weights: no tensor '{}' in the layout", name);
+  const Init& init = it->second;
+  HESSQ_CHECK(0 <= begin && begin <= end && end <= init.numel,
+              "synthetic weights: tensor '{}': range [{}, {}) outside its {} values", name, begin, end, init.numel);
+  if (init.ones)
+    std::fill(out, out + (end - begin), 1.0f);
+  else
+    fill_normal_range(name_seed(seed_, name), init.numel, init.stddev, begin, end, out);
+}
+
+Tensor SynthWeights::tensor(const std::string& name) const {
+  auto it = std::find_if(layout_.begin(), layout_.end(), [&](const TensorSpec& s) { return s.name == name; });
+  HESSQ_CHECK(it != layout_.end(), "synthetic weights: no tensor '{}' in the layout", name);
+  Tensor t = Tensor::zeros(it->shape);
+  fill(name, 0, t.numel(), t.ptr());
+  return t;
+}
+
+TensorMap synth_tensors(const ModelConfig& cfg, uint64_t seed) {
+  SynthWeights w(cfg, seed);
+  TensorMap out;
+  for (const TensorSpec& spec : w.layout()) out[spec.name] = w.tensor(spec.name);
   return out;
 }
 

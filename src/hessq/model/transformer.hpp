@@ -1,22 +1,21 @@
-// Transformer: the forward pass of a Llama-family decoder with a KV cache. One code path serves
-// prefill (many tokens per call, GEMM) and decode (one token per call, GEMV).
+// Transformer: the forward pass of a Llama-family decoder with a KV cache, block by block
+// (model/block_forward.hpp). One code path serves prefill (many tokens per call, GEMM) and decode
+// (one token per call, GEMV).
 #pragma once
-#include <functional>
 #include <vector>
 
+#include "hessq/model/block_forward.hpp"
 #include "hessq/model/model.hpp"
 
 namespace hessq::model {
 
-// Called with the input of every block linear just before it runs: x is [n_tokens, in_features].
-using LinearHook = std::function<void(const LinearId& id, const float* x, int n_tokens)>;
-
 class Transformer {
  public:
-  // KV cache for `max_ctx` positions (0: the model's max_seq_len). `model` must outlive this object.
+  // Positions up to `max_ctx` (0: the model's max_seq_len) may be run; the KV cache and RoPE table
+  // grow with the positions actually used. `model` must outlive this object.
   explicit Transformer(const Model& model, int max_ctx = 0);
 
-  void reset() { pos_ = 0; }
+  void reset();
   int pos() const { return pos_; }
   int max_ctx() const { return max_ctx_; }
   void set_hook(LinearHook hook) { hook_ = std::move(hook); }
@@ -29,22 +28,15 @@ class Transformer {
   const float* forward(const int* tokens, int n, bool all_logits);
 
  private:
-  void attention(int layer, int n);
-  void run_linear(int layer, Proj p, const float* x, int n, float* y);
-  void apply_rope(float* x, int n_heads_in_x, int n);
-
   const Model& m_;
   int max_ctx_;
   int pos_ = 0;
   int stop_after_ = -1;
   LinearHook hook_;
-  std::vector<float> rope_cos_, rope_sin_;  // [max_ctx, head_dim/2]
-  std::vector<float> k_cache_, v_cache_;    // [n_layers, max_ctx, kv_dim]
-  // Scratch, sized for the current call.
-  std::vector<float> x_, xb_, q_, k_, v_, att_, hb_, hb2_, scores_, logits_;
+  RopeTable rope_;
+  std::vector<LayerCache> cache_;  // per layer
+  BlockScratch scratch_;
+  std::vector<float> x_, xb_, logits_;
 };
-
-// Per-dimension RoPE inverse frequencies [head_dim/2], with Llama-3 scaling when configured.
-std::vector<double> rope_inv_freq(const ModelConfig& cfg);
 
 }  // namespace hessq::model

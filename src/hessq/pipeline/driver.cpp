@@ -1,125 +1,563 @@
 #include "hessq/pipeline/driver.hpp"
 
-#include <chrono>
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
-#include "hessq/calib/sequential.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/core/memory.hpp"
 #include "hessq/core/progress.hpp"
-#include "hessq/io/hessq_format.hpp"
+#include "hessq/core/timer.hpp"
+#include "hessq/methods/arhq.hpp"
+#include "hessq/methods/rank_allocation.hpp"
+#include "hessq/model/act_quant_linear.hpp"
+#include "hessq/model/hadamard_linear.hpp"
+#include "hessq/model/layout.hpp"
+#include "hessq/pipeline/block_passes.hpp"
+#include "hessq/pipeline/block_stats.hpp"
+#include "hessq/pipeline/dump.hpp"
+#include "hessq/pipeline/hidden_states.hpp"
+#include "hessq/pipeline/matrix_util.hpp"
+#include "hessq/pipeline/rank_alloc.hpp"
+#include "hessq/pipeline/solve_linear.hpp"
+#include "hessq/transforms/fold_norms.hpp"
+#include "hessq/transforms/rotation.hpp"
 
 namespace hessq::pipeline {
 
 using json = nlohmann::ordered_json;
+using methods::MatF;
+using model::InputKind;
 
-void check_recipe_fits(const Recipe& recipe, const model::ModelConfig& cfg) {
-  validate_recipe(recipe);
-  const Pass& solver = recipe.solver();
-  with_context(recipe.source + ": " + solver.name, [&] { formats::validate(solver.spec); });
-  for (model::Proj p : model::kAllProjs) {
-    const int64_t n = calib::input_features(cfg, calib::input_of(p));
-    solver_input_dim(solver, n, fmt::format("{} (every layer's {} has {} inputs)", recipe.source, model::proj_name(p), n));
+model::LayerWeights BlockSink::completed_block(int layer) const {
+  HESSQ_FAIL("this output holds no completed block {} to resume from", layer);
+}
+
+ModelSink::ModelSink(const model::ModelConfig& cfg) {
+  model.cfg = cfg;
+  model.layers.resize(static_cast<size_t>(cfg.n_layers));
+}
+
+void ModelSink::put_block(int layer, const model::LayerWeights& q, const std::map<std::string, json>& d) {
+  model.layers[layer] = q;
+  for (const auto& [name, j] : d) diagnostics[name] = j;
+}
+
+void ModelSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors) {
+  model.cfg = cfg;
+  for (const io::StoredTensor& t : tensors) {
+    const Tensor f = t.to_f32(false);
+    if (t.name == "model.embed_tokens.weight") model.tok_emb = f;
+    else if (t.name == "model.norm.weight") model.final_norm = f;
+    else if (t.name == "lm_head.weight") model.lm_head = std::make_shared<model::DenseLinear>(f);
+    else HESSQ_FAIL("unexpected non-block tensor {}", t.name);
   }
+  if (cfg.tie_embeddings) model.lm_head = std::make_shared<model::DenseLinear>(model.tok_emb);
 }
 
-static double since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+HessqSink::HessqSink(io::HessqWriter& w, const model::ModelConfig& cfg) : w_(w), cfg_(cfg) {
+  if (const char* k = std::getenv("HESSQ_KILL_AFTER_BLOCK")) kill_after_ = std::atoi(k);
 }
 
-static std::optional<calib::Stats> nonempty(const calib::Stats& s) {
-  return s.N > 0 ? std::optional<calib::Stats>(s) : std::nullopt;
+int HessqSink::completed_blocks() const { return w_.completed_blocks(); }
+
+model::LayerWeights HessqSink::completed_block(int layer) const { return w_.load_block(layer, cfg_); }
+
+void HessqSink::put_block(int layer, const model::LayerWeights& q, const std::map<std::string, json>& d) {
+  w_.write_block(layer, q, cfg_, d);
+  if (kill_after_ && *kill_after_ == layer) std::raise(SIGKILL);
 }
 
-// Means over layers, per projection, of the numeric diagnostics the tables report.
-static json summarize(const std::map<std::string, json>& diag) {
-  struct Acc {
-    double sum = 0;
-    int n = 0;
-  };
-  std::map<std::string, std::map<std::string, Acc>> acc;  // proj -> key -> mean
-  auto add = [&](const std::string& proj, const std::string& key, const json& v) {
-    if (!v.is_number()) return;
-    Acc& a = acc[proj][key];
-    a.sum += v.get<double>();
-    ++a.n;
-    Acc& all = acc["all"][key];
-    all.sum += v.get<double>();
-    ++all.n;
-  };
-  for (const auto& [name, d] : diag) {
-    const std::string proj = name.substr(name.rfind('.') + 1);
-    for (const char* key : {"loss_rel", "loss_rel_heldout"})
-      if (d.contains(key)) add(proj, key, d[key]);
-    if (d.contains("osaq"))
-      for (const char* key : {"K", "output_ratio", "maxabs_before", "maxabs_after", "row_maxabs_before", "row_maxabs_after"})
-        add(proj, std::string("osaq_") + key, d["osaq"][key]);
-    if (d.contains("osaq")) add(proj, "osaq_rejected", d["osaq"]["rejected"].get<bool>() ? 1.0 : 0.0);
-    if (d.contains("awq")) add(proj, "awq_alpha", d["awq"]["alpha"]);
+void HessqSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& t) {
+  w_.write_tensors(cfg, t);
+  if (kill_after_ && *kill_after_ == -1) std::raise(SIGKILL);
+}
+
+namespace {
+
+// What the recipe asks of the calibration pass.
+struct Needs {
+  bool metric = false;      // an ARHQ / ARHQ-H metric (G) for linears with a branch
+  bool second_pass = false; // G in scaled spaces: a block pass rescales inputs (smoothquant, awq)
+  bool halves = false;      // OSAQ's null-space stability diagnostic
+  int64_t sample = 0;       // sampled calibration rows per input
+};
+
+Needs needs_of(const Recipe& r, int64_t calib_windows) {
+  Needs n;
+  const Pass* b = r.branch();
+  n.metric = b && (b->name == "arhq" || b->name == "arhq-h");
+  n.second_pass = n.metric && (r.find("smoothquant") || r.find("awq"));
+  n.halves = r.find("osaq") && calib_windows >= 2;
+  constexpr int64_t kDiagTokens = 1024;  // strided calibration tokens for the layer SNR diagnostic
+  if (r.act || r.find("smoothquant") || b) {
+    n.sample = kDiagTokens;
+    if (const Pass* s = r.find("smoothquant")) n.sample = std::max(n.sample, s->smooth.tokens);
+    if (b && b->branch.refine > 0) n.sample = std::max(n.sample, b->branch.refine_tokens);
   }
-  json out = json::object();
-  for (const auto& [proj, keys] : acc)
-    for (const auto& [key, a] : keys) out[proj][key] = a.sum / a.n;
+  return n;
+}
+
+struct Stages {
+  double rotate = 0, allocate = 0, load = 0, calib = 0, passes = 0, metric = 0, branch = 0, solve = 0, diag = 0,
+         write = 0;
+  json to_json(double total) const {
+    return {{"rotate_s", rotate}, {"allocate_s", allocate},  {"load_s", load},   {"calibration_forward_s", calib},
+            {"block_passes_s", passes}, {"metric_s", metric}, {"branch_s", branch}, {"solve_s", solve},
+            {"diagnostics_s", diag},   {"write_s", write},    {"total_s", total}};
+  }
+};
+
+// One block ready for its linears: weights after the block passes, statistics, H per input, metrics.
+struct PreparedBlock {
+  BlockWork w;
+  BlockCalib bc;
+  std::array<std::shared_ptr<linalg::Mat>, 4> H;
+  std::array<std::shared_ptr<const methods::Metric>, 7> metric;
+};
+
+class Driver {
+ public:
+  Driver(const io::TensorStore& src, const Recipe& r, const calib::Windows& w, const QuantizeOptions& opt)
+      : src_(src), r_(r), w_(w), opt_(opt), cfg_(src.cfg), needs_(needs_of(r, static_cast<int64_t>(w.calib.size()))) {}
+
+  QuantizeReport run(BlockSink& sink);
+
+ private:
+  model::LayerWeights load_block(int l);
+  void embed_windows(HiddenStates& hs, bool heldout);
+  PreparedBlock prepare(const model::LayerWeights& Lf, int l, const HiddenStates& stream, const std::array<int, 7>& ranks);
+  std::vector<std::array<int, 7>> allocate_ranks(json& report);
+  // An online rotation before down_proj: M = (H_{2^k} / 2^(k/2)) ⊗ B, kept as (k, B).
+  using DownRotation = std::optional<std::pair<int, Tensor>>;
+  model::LayerWeights solve_block(const model::LayerWeights& Lf, const DownRotation& down_rotation, int l,
+                                  PreparedBlock& pb, const std::array<int, 7>& ranks, std::map<std::string, json>& diag);
+  std::vector<io::StoredTensor> final_tensors(model::ModelConfig& out_cfg);
+
+  const io::TensorStore& src_;
+  const Recipe& r_;
+  const calib::Windows& w_;
+  const QuantizeOptions& opt_;
+  const model::ModelConfig& cfg_;
+  Needs needs_;
+  std::optional<transforms::ModelRotation> rot_;
+  std::optional<Tensor> emb_rot_;  // E Q, when rotating
+  Stages t_;
+  int64_t forwards_ = 0;
+  std::map<std::string, double> seconds_;  // per linear: block passes + branch + solver
+};
+
+model::LayerWeights Driver::load_block(int l) {
+  const auto t0 = Clock::now();
+  model::LayerWeights L = with_context(fmt::format("{}: block {}", src_.source, l), [&] { return src_.layer(l); });
+  if (rot_) transforms::rotate_layer(L, l, *rot_);
+  t_.load += seconds_since(t0);
+  return L;
+}
+
+void Driver::embed_windows(HiddenStates& hs, bool heldout) {
+  std::vector<float> x(static_cast<size_t>(hs.window() * hs.dim()));
+  int64_t w = 0;
+  auto put = [&](const std::vector<int>& tokens) {
+    const int n = static_cast<int>(tokens.size());
+    if (emb_rot_) {
+      for (int t = 0; t < n; ++t) {
+        HESSQ_CHECK(tokens[t] >= 0 && tokens[t] < cfg_.vocab_size, "token id {} out of range [0, {})", tokens[t],
+                    cfg_.vocab_size);
+        std::memcpy(&x[static_cast<size_t>(t) * cfg_.dim], emb_rot_->ptr() + static_cast<size_t>(tokens[t]) * cfg_.dim,
+                    sizeof(float) * cfg_.dim);
+      }
+    } else {
+      src_.embed(tokens.data(), n, x.data());
+    }
+    hs.write(w++, x.data());
+  };
+  for (const auto& win : w_.calib) put(win);
+  if (heldout)
+    for (const auto& win : w_.heldout) put(win);
+}
+
+PreparedBlock Driver::prepare(const model::LayerWeights& Lf, int l, const HiddenStates& stream,
+                              const std::array<int, 7>& ranks) {
+  PreparedBlock pb;
+  const int64_t n_calib = static_cast<int64_t>(w_.calib.size());
+  auto t0 = Clock::now();
+  StatsOptions so;
+  so.halves = needs_.halves;
+  so.keep_all = opt_.dumper != nullptr;
+  so.act = needs_.metric && !needs_.second_pass ? &*r_.act : nullptr;
+  so.sample_tokens = needs_.sample;
+  pb.bc = collect_block_stats(cfg_, Lf, l, stream, n_calib, so, forwards_);
+  t_.calib += seconds_since(t0);
+
+  t0 = Clock::now();
+  pb.w = with_context(fmt::format("block {}", l), [&] {
+    BlockWork w = begin_block(Lf, l, cfg_);
+    run_block_passes(w, pb.bc, r_, cfg_, l);
+    return w;
+  });
+  t_.passes += seconds_since(t0);
+
+  // H per input; the n x n sums are released as soon as H exists (down_proj's are the largest
+  // matrices of the whole run).
+  for (InputKind k : model::kAllInputs) {
+    const int i = model::input_index(k);
+    pb.H[i] = std::make_shared<linalg::Mat>(pb.bc.st[i].take_H());
+  }
+  bool any_metric = false;
+  for (model::Proj p : model::kAllProjs) any_metric = any_metric || (needs_.metric && ranks[model::proj_index(p)] > 0);
+  if (!any_metric) return pb;
+
+  // G: from the statistics pass (raw space), or a second pass in each linear's scaled space X / (c s).
+  std::array<std::optional<calib::Stats>, 7> Gs;
+  if (needs_.second_pass) {
+    t0 = Clock::now();
+    std::array<std::optional<methods::VecF>, 7> c;
+    for (model::Proj p : model::kAllProjs) {
+      const int pi = model::proj_index(p);
+      if (ranks[pi] == 0) continue;
+      methods::VecF cp = pb.w.c[model::input_index(model::input_of(p))].cast<float>();
+      if (pb.w.s[pi]) cp = cp.cwiseProduct(*pb.w.s[pi]);
+      c[pi] = cp;
+    }
+    Gs = collect_scaled_residuals(cfg_, Lf, l, stream, n_calib, *r_.act, c, forwards_);
+    t_.calib += seconds_since(t0);
+  }
+  t0 = Clock::now();
+  const Pass& bp = *r_.branch();
+  for (InputKind k : model::kAllInputs) {
+    std::shared_ptr<const methods::Metric> shared;  // raw space: one per input
+    for (model::Proj p : model::projs_reading(k)) {
+      const int pi = model::proj_index(p);
+      if (ranks[pi] == 0) continue;
+      if (!needs_.second_pass && shared) {
+        pb.metric[pi] = shared;
+        continue;
+      }
+      calib::Stats& E = needs_.second_pass ? *Gs[pi] : pb.bc.err[model::input_index(k)];
+      linalg::Mat G = E.H();
+      E.XtX = linalg::Mat();
+      if (bp.name == "arhq-h") {
+        const linalg::Mat& H = *pb.H[model::input_index(k)];
+        if (pb.w.s[pi]) {
+          const linalg::Vec inv = pb.w.s[pi]->cast<double>().cwiseInverse();
+          G = methods::arhq_h_metric(inv.asDiagonal() * H * inv.asDiagonal(), G, bp.branch.mult);
+        } else {
+          G = methods::arhq_h_metric(H, G, bp.branch.mult);
+        }
+      }
+      auto metric = std::make_shared<const methods::Metric>(with_context(
+          model::linear_name(l, p), [&] { return methods::make_metric(G, bp.branch.eps, !bp.branch.eps_abs); }));
+      pb.metric[pi] = metric;
+      if (!needs_.second_pass) shared = metric;
+    }
+  }
+  t_.metric += seconds_since(t0);
+  return pb;
+}
+
+std::vector<std::array<int, 7>> Driver::allocate_ranks(json& report) {
+  const auto t0 = Clock::now();
+  const int64_t n_calib = static_cast<int64_t>(w_.calib.size());
+  HiddenStates stream(n_calib, w_.window, cfg_.dim, opt_.hidden_dtype);
+  embed_windows(stream, false);
+  const int r0 = r_.branch()->branch.rank;
+  struct Member {
+    int layer;
+    model::Proj proj;
+  };
+  std::vector<Member> members;
+  std::vector<methods::RankCurve> curves;
+  int64_t budget = 0;
+  std::optional<Progress> progress;
+  if (opt_.progress) progress.emplace("rank curves", cfg_.n_layers);
+  for (int l = 0; l < cfg_.n_layers; ++l) {
+    const model::LayerWeights Lf = load_block(l);
+    std::array<int, 7> top{};
+    std::array<std::vector<int>, 7> grids;
+    for (model::Proj p : model::kAllProjs) {
+      const auto [m, n] = model::proj_shape(cfg_, p);
+      grids[model::proj_index(p)] = rank_grid(r0, std::min(m, n));
+      top[model::proj_index(p)] = grids[model::proj_index(p)].back();
+    }
+    PreparedBlock pb = with_context(fmt::format("rank allocation, block {}", l), [&] { return prepare(Lf, l, stream, top); });
+    for (model::Proj p : model::kAllProjs) {
+      const int pi = model::proj_index(p);
+      const MatF& X = pb.bc.sample[model::input_index(model::input_of(p))];
+      HESSQ_CHECK(X.rows() > 0, "rank allocation needs sampled calibration tokens");
+      curves.push_back(rank_curve(pb.w.W[pi], pb.w.s[pi], pb.metric[pi].get(), X, r_, grids[pi]));
+      members.push_back({l, p});
+      const auto [m, n] = model::proj_shape(cfg_, p);
+      budget += static_cast<int64_t>(r0) * (m + n);
+    }
+    if (l + 1 < cfg_.n_layers) {
+      const auto t1 = Clock::now();
+      advance_stream(cfg_, Lf, l, stream, n_calib, forwards_);
+      t_.calib += seconds_since(t1);
+    }
+    src_.release_layer(l);
+    if (progress) progress->advance();
+  }
+  const methods::RankAllocation a = methods::allocate_ranks(curves, budget);
+  std::vector<std::array<int, 7>> ranks(cfg_.n_layers);
+  json chosen = json::object();
+  for (size_t i = 0; i < members.size(); ++i) {
+    ranks[members[i].layer][model::proj_index(members[i].proj)] = a.ranks[i];
+    chosen[model::linear_name(members[i].layer, members[i].proj)] = a.ranks[i];
+  }
+  report = {{"budget_rank", r0},
+            {"budget_params", a.budget},
+            {"used_params", a.used},
+            {"grid_factors", {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4}},
+            {"score", "-||Y_hat - Y||^2 / ||Y||^2 (calibration sample)"},
+            {"inputs", "float model (rotated when rotating)"},
+            {"ranks", chosen}};
+  spdlog::info("rank allocation: {} of {} budget parameters used over {} linears", a.used, a.budget, members.size());
+  t_.allocate += seconds_since(t0);
+  return ranks;
+}
+
+// Lf: the float block's norms (its linears may be gone); down_rotation: its online rotation, if any.
+model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const DownRotation& down_rotation, int l,
+                                        PreparedBlock& pb, const std::array<int, 7>& ranks,
+                                        std::map<std::string, json>& diag) {
+  model::LayerWeights q;
+  q.attn_norm = pb.w.attn_norm;
+  q.ffn_norm = pb.w.ffn_norm;
+  q.q_norm = Lf.q_norm;
+  q.k_norm = Lf.k_norm;
+  for (InputKind k : model::kAllInputs) {
+    const int i = model::input_index(k);
+    for (model::Proj p : model::projs_reading(k)) {
+      const int pi = model::proj_index(p);
+      const std::string name = model::linear_name(l, p);
+      const bool last_reader = p == model::projs_reading(k).back() && !opt_.dumper;
+      LinearProblem prob;
+      prob.name = name;
+      prob.W = &pb.w.W[pi];
+      prob.W_ref = &pb.w.ref(pi);
+      prob.bias = pb.w.bias[pi];
+      prob.s = pb.w.s[pi];
+      prob.H = pb.H[i].get();
+      prob.H_last_reader = last_reader ? pb.H[i].get() : nullptr;
+      prob.metric = pb.metric[pi].get();
+      prob.rank = ranks[pi];
+      prob.sample = &pb.bc.sample[i];
+      prob.heldout = &pb.bc.heldout[i];
+      LinearSolution sol = solve_linear(prob, r_);
+      t_.branch += sol.branch_s;
+      t_.solve += sol.solve_s;
+      t_.diag += sol.diag_s;
+      json d = pb.w.diag[pi];
+      d.update(sol.diag);
+      // Seconds are the only non-deterministic numbers: they go to the timing, not the diagnostics.
+      double seconds = sol.branch_s + sol.solve_s;
+      if (d.contains("osaq") && d["osaq"].contains("seconds")) {
+        seconds += d["osaq"]["seconds"].get<double>();
+        d["osaq"].erase("seconds");
+      }
+      seconds_[name] = seconds;
+      spdlog::info("[blk {}/{}] {:<9} {} {}{}  loss_rel {:.3e}{}  {:.2f} s", l + 1, cfg_.n_layers, model::proj_name(p),
+                   r_.method, r_.weight_spec().name(), ranks[pi] > 0 ? fmt::format(" r{}", ranks[pi]) : "",
+                   d.value("loss_rel", 0.0),
+                   d.contains("snr_db") ? fmt::format("  snr {:.2f} dB (plain {:.2f} dB)", d.value("snr_db", 0.0),
+                                                      d.value("snr_rtn_db", 0.0))
+                                        : "",
+                   seconds);
+      if (opt_.dumper) {
+        const model::Linear* lin = sol.linear.get();
+        if (auto* a = dynamic_cast<const model::ActQuantLinear*>(lin)) lin = a->residual().get();
+        const auto* ql = dynamic_cast<const model::QuantizedLinear*>(lin);
+        opt_.dumper->add(LinearDump{l, p, k, pb.w.W[pi], pb.bc.all[i], to_mat(ql->weight())}, r_.weight_spec());
+      }
+      std::shared_ptr<model::Linear> lin = sol.linear;
+      if (p == model::Proj::Down && down_rotation)
+        lin = std::make_shared<model::HadamardLinear>(lin, down_rotation->first, down_rotation->second);
+      q.linear(p) = std::move(lin);
+      diag[name] = std::move(d);
+      pb.w.W[pi] = MatF();  // the float weight is no longer needed
+      pb.w.W_ref[pi].reset();
+    }
+    pb.H[i].reset();  // every reader of this input is solved
+  }
+  return q;
+}
+
+std::vector<io::StoredTensor> Driver::final_tensors(model::ModelConfig& out_cfg) {
+  std::vector<io::StoredTensor> out;
+  out_cfg = cfg_;
+  if (!rot_) {
+    out.push_back(src_.at("model.embed_tokens.weight"));
+    out.push_back(src_.at("model.norm.weight"));
+    if (!cfg_.tie_embeddings) out.push_back(src_.at("lm_head.weight"));
+    return out;
+  }
+  // Rotated: E Q, a norm of ones, and the folded, rotated head (its own tensor: no longer tied).
+  const Tensor norm = src_.at("model.norm.weight").to_f32();
+  const Tensor head = src_.at(cfg_.tie_embeddings ? "model.embed_tokens.weight" : "lm_head.weight").to_f32();
+  out_cfg.tie_embeddings = false;
+  out.push_back(io::stored_f32("model.embed_tokens.weight", *emb_rot_, src_.source));
+  out.push_back(io::stored_f32("model.norm.weight", transforms::ones_like_norm(norm), src_.source));
+  out.push_back(io::stored_f32("lm_head.weight", transforms::rotate_rows(transforms::fold_head_norm(head, norm), rot_->Q),
+                               src_.source));
   return out;
 }
 
-QuantizeResult quantize_model(const model::Model& float_model, const Recipe& recipe, const calib::Windows& windows,
-                              const DriverOptions& opt) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const model::ModelConfig& c = float_model.cfg;
-  check_recipe_fits(recipe, c);
-  HESSQ_CHECK(!windows.calib.empty(), "no calibration windows");
-  QuantizeResult res;
-  res.model = float_model;  // shares tensors; quantize_block replaces what it changes, never writes in place
-  const bool osaq = recipe.find("osaq") != nullptr;
-  calib::BlockStatsOptions bo;
-  bo.halves = osaq && windows.calib.size() >= 2;
-  bo.keep_inputs = static_cast<bool>(opt.block.on_linear);
-  double t_calib = 0, t_solve = 0;
+QuantizeReport Driver::run(BlockSink& sink) {
+  const auto t_start = Clock::now();
+  QuantizeReport rep;
+  check_recipe_fits(r_, cfg_);
+  HESSQ_CHECK(!w_.calib.empty(), "no calibration windows");
+  const int L = cfg_.n_layers;
+  const int64_t n_calib = static_cast<int64_t>(w_.calib.size()), n_held = static_cast<int64_t>(w_.heldout.size());
+
+  // 0. The model-scope passes.
+  rep.rotation = nullptr;
+  if (const Pass* rp = r_.find("rotate")) {
+    const auto t0 = Clock::now();
+    rot_ = transforms::make_model_rotation(cfg_, rp->rotate);
+    emb_rot_ = transforms::rotate_rows(src_.at("model.embed_tokens.weight").to_f32(), rot_->Q);
+    t_.rotate = seconds_since(t0);
+    transforms::RotateReport rr = rot_->report;
+    rr.seconds = t_.rotate;
+    rep.rotation = transforms::rotate_report_json(rr);
+    spdlog::info("rotate: residual {} [{}], heads {} [{}], down {} [{}]", rr.residual_kind, rr.residual_construction,
+                 rot_->Hh ? rr.head_kind : "off", rr.head_construction, rot_->Rd ? rr.down_kind : "off",
+                 rr.down_construction);
+  }
+
+  // 1. Ranks per linear.
+  std::vector<std::array<int, 7>> ranks(L);
+  const Pass* bp = r_.branch();
+  for (auto& rk : ranks) rk.fill(bp ? bp->branch.rank : 0);
+  rep.allocation = nullptr;
+  if (bp && bp->branch.alloc) ranks = allocate_ranks(rep.allocation);
+
+  // 2. The hidden states entering block 0, then the replay of blocks a previous run completed.
+  HiddenStates stream(n_calib + n_held, w_.window, cfg_.dim, opt_.hidden_dtype, opt_.spill_file);
+  rep.hidden_bytes = stream.bytes();
+  rep.hidden_spilled = stream.spilled();
+  embed_windows(stream, true);
+  rep.resumed_from = sink.completed_blocks();
+  HESSQ_CHECK(rep.resumed_from >= 0 && rep.resumed_from <= L, "the output holds {} blocks of a {}-block model",
+              rep.resumed_from, L);
+  if (rep.resumed_from > 0) spdlog::info("resuming: replaying the {} completed blocks", rep.resumed_from);
+  for (int l = 0; l < rep.resumed_from; ++l) {
+    const model::LayerWeights Lr = r_.sequential ? sink.completed_block(l) : load_block(l);
+    const auto t0 = Clock::now();
+    advance_stream(cfg_, Lr, l, stream, stream.windows(), forwards_);
+    t_.calib += seconds_since(t0);
+    src_.release_layer(l);
+  }
+
+  // 3. Block by block.
   std::optional<Progress> progress;
-  if (opt.progress) progress.emplace("quantize", static_cast<int64_t>(c.n_layers) * 7);
-  for (int layer = 0; layer < c.n_layers; ++layer) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const model::Model& src = recipe.sequential ? res.model : float_model;
-    calib::BlockStats bs = calib::collect_block_stats(src, layer, windows.calib, bo);
-    BlockCalib bc;
-    for (int i = 0; i < 4; ++i) {
-      bc.st[i] = std::move(bs.all[i]);
-      if (bo.halves) {
-        bc.half_a[i] = nonempty(bs.half_a[i]);
-        bc.half_b[i] = nonempty(bs.half_b[i]);
-      }
-      if (bo.keep_inputs) {
-        const int64_t n = bc.st[i].n, rows = static_cast<int64_t>(bs.inputs[i].size()) / n;
-        bc.X[i] = Eigen::Map<const methods::MatF>(bs.inputs[i].data(), rows, n);
-        bs.inputs[i] = {};
-      }
-    }
-    if (!windows.heldout.empty()) {
-      calib::BlockStats hs = calib::collect_block_stats(src, layer, windows.heldout, {});
-      for (int i = 0; i < 4; ++i) bc.heldout[i] = nonempty(hs.all[i]);
-    }
-    t_calib += since(t0);
-    const auto t1 = std::chrono::steady_clock::now();
-    auto diag = with_context(fmt::format("block {}", layer), [&] {
-      return quantize_block(res.model, layer, recipe, bc, opt.block, progress ? &*progress : nullptr);
+  if (opt_.progress) progress.emplace("quantize", L - rep.resumed_from);
+  for (int l = rep.resumed_from; l < L; ++l) {
+    model::LayerWeights Lf = load_block(l);
+    PreparedBlock pb = with_context(fmt::format("block {}", l), [&] { return prepare(Lf, l, stream, ranks[l]); });
+    // The online rotation of down_proj (its base only), then, when the states will advance through the
+    // quantized block, the float weights go: the block passes hold their own copies (an 8B block is
+    // 0.8 GB in fp32).
+    DownRotation down_rotation;
+    if (auto* h = dynamic_cast<const model::HadamardLinear*>(Lf.linear(model::Proj::Down).get()))
+      down_rotation.emplace(h->log2_blocks(), h->base());
+    if (r_.sequential)
+      for (model::Proj p : model::kAllProjs) Lf.linear(p).reset();
+    std::map<std::string, json> diag;
+    const model::LayerWeights q = with_context(fmt::format("block {}", l), [&] {
+      return solve_block(Lf, down_rotation, l, pb, ranks[l], diag);
     });
-    t_solve += since(t1);
-    res.diagnostics.merge(diag);
+    pb = PreparedBlock();  // statistics and samples are done with
+    auto t0 = Clock::now();
+    sink.put_block(l, q, diag);
+    t_.write += seconds_since(t0);
+    if (l + 1 < L) {
+      t0 = Clock::now();
+      advance_stream(cfg_, r_.sequential ? q : Lf, l, stream, stream.windows(), forwards_);
+      t_.calib += seconds_since(t0);
+    }
+    src_.release_layer(l);
+    rep.diagnostics.insert(diag.begin(), diag.end());
+    if (progress) {
+      progress->set_note("RSS " + gib_str(current_rss_bytes()));
+      progress->advance();
+    }
   }
   if (progress) progress->finish();
-  res.summary = summarize(res.diagnostics);
-  res.timing = {{"calibration_forward_s", t_calib}, {"solve_s", t_solve}, {"total_s", since(t_start)}};
-  // Seconds are the only non-deterministic numbers: keep them out of the diagnostics.
-  for (auto& [name, d] : res.diagnostics) {
-    json t = json::object();
-    if (d.contains("seconds")) t["solve_s"] = d["seconds"], d.erase("seconds");
-    if (d.contains("osaq") && d["osaq"].contains("seconds")) t["osaq_s"] = d["osaq"]["seconds"], d["osaq"].erase("seconds");
-    res.timing["linears"][name] = std::move(t);
+
+  // 4. Embedding, final norm, head.
+  auto t0 = Clock::now();
+  sink.put_tensors(rep.cfg, final_tensors(rep.cfg));
+  t_.write += seconds_since(t0);
+  rep.block_forwards = forwards_;
+  rep.timing = t_.to_json(seconds_since(t_start));
+  rep.timing["per_linear_s"] = seconds_;
+  rep.peak_rss_bytes = peak_rss_bytes();
+  spdlog::info("quantized {} blocks in {:.2f} s ({} block forwards; peak RSS {})", L - rep.resumed_from,
+               seconds_since(t_start), forwards_, gib_str(rep.peak_rss_bytes));
+  return rep;
+}
+
+}  // namespace
+
+QuantizeReport quantize(const io::TensorStore& src, const Recipe& r, const calib::Windows& w, BlockSink& sink,
+                        const QuantizeOptions& opt) {
+  Driver d(src, r, w, opt);
+  return d.run(sink);
+}
+
+int64_t expected_block_forwards(const Recipe& r, int n_layers, int64_t calib_windows, int64_t heldout_windows,
+                                int resumed_from) {
+  const int64_t L = n_layers, Wc = calib_windows, Wh = heldout_windows, k = resumed_from;
+  const Needs n = needs_of(r, Wc);
+  const Pass* b = r.branch();
+  int64_t f = (L - k) * (Wc + Wh) + std::max<int64_t>(L - 1 - k, 0) * (Wc + Wh) + k * (Wc + Wh);
+  if (n.second_pass) f += (L - k) * Wc;
+  if (b && b->branch.alloc) f += L * Wc + (L - 1) * Wc + (n.second_pass ? L * Wc : 0);
+  return f;
+}
+
+std::string MemoryEstimate::describe() const {
+  return fmt::format("{} in all: one block's weights {}, statistics {}, solver scratch {}, hidden states {}, "
+                     "embedding/head and buffers {}",
+                     gib_str(total()), gib_str(block), gib_str(stats), gib_str(solver), gib_str(hidden), gib_str(other));
+}
+
+MemoryEstimate estimate_memory(const model::ModelConfig& cfg, const Recipe& r, const calib::Windows& w,
+                               io::DType hidden_dtype, bool spilled, bool dump) {
+  MemoryEstimate e;
+  const Needs n = needs_of(r, static_cast<int64_t>(w.calib.size()));
+  int64_t block = 0, max_n = 0, max_mn = 0;
+  for (model::Proj p : model::kAllProjs) {
+    const auto [m, nn] = model::proj_shape(cfg, p);
+    block += m * nn;
+    max_n = std::max(max_n, nn);
+    max_mn = std::max(max_mn, m * nn);
   }
-  spdlog::info("quantized {} blocks in {:.2f} s (calibration forwards {:.2f} s, solving {:.2f} s)", c.n_layers,
-               since(t_start), t_calib, t_solve);
-  return res;
+  // fp32: the float block, its working copy, the decoded quantized block.
+  e.block = 3 * block * 4;
+  int64_t sq = 0, rows = 0;
+  const int64_t held_tokens = static_cast<int64_t>(w.heldout.size()) * w.window;
+  const int64_t calib_tokens = static_cast<int64_t>(w.calib.size()) * w.window;
+  for (model::InputKind k : model::kAllInputs) {
+    const int64_t d = model::input_features(cfg, k);
+    sq += d * d;
+    rows += d;
+  }
+  const int copies = 1 + (n.halves ? 2 : 0) + (n.metric ? 1 : 0);
+  e.stats = sq * 8 * copies + rows * 4 * (held_tokens + n.sample + (dump ? calib_tokens : 0));
+  // GPTQ: a working copy of H and the float factor; a branch: the metric's eigenvectors and M'.
+  e.solver = max_n * max_n * 12 + (r.branch() ? max_n * max_n * 8 + max_mn * 8 * 2 : 0) + max_mn * 4 * 4;
+  e.hidden = spilled ? 0 : HiddenStates::bytes_for(static_cast<int64_t>(w.calib.size() + w.heldout.size()), w.window,
+                                                   cfg.dim, hidden_dtype);
+  const int64_t table = static_cast<int64_t>(cfg.vocab_size) * cfg.dim * 4;
+  e.other = (r.find("rotate") ? 2 * table : 0) + (int64_t{256} << 20);
+  return e;
 }
 
 }  // namespace hessq::pipeline

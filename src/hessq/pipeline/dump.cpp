@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include "hessq/io/hessq_format.hpp"
 #include "hessq/io/npy.hpp"
 
 namespace hessq::pipeline {
@@ -18,12 +17,12 @@ void Dumper::add(const LinearDump& d, const formats::QuantSpec& spec) {
     return file;
   };
   const std::string stem = fmt::format("blk{}.{}", d.layer, model::proj_name(d.proj));
-  const std::string key = fmt::format("{}/{}", d.layer, calib::input_name(d.input));
-  if (!x_files_.count(key)) x_files_[key] = write(fmt::format("blk{}.{}.x.npy", d.layer, calib::input_name(d.input)), d.X);
+  const std::string key = fmt::format("{}/{}", d.layer, model::input_name(d.input));
+  if (!x_files_.count(key)) x_files_[key] = write(fmt::format("blk{}.{}.x.npy", d.layer, model::input_name(d.input)), d.X);
   nlohmann::ordered_json e;
   e["layer"] = d.layer;
   e["proj"] = model::proj_name(d.proj);
-  e["name"] = io::linear_tensor_prefix(d.layer, d.proj);
+  e["name"] = model::linear_name(d.layer, d.proj);
   e["format"] = spec.name();
   e["w"] = write(stem + ".w.npy", d.W);
   e["x_calib"] = x_files_[key];

@@ -14,9 +14,21 @@
 #include <nlohmann/json.hpp>
 
 #include "hessq/core/atomic_file.hpp"
-#include "hessq/pipeline/block_quant.hpp"
+#include "hessq/formats/quant_spec.hpp"
+#include "hessq/methods/common.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace hessq::pipeline {
+
+// One solved linear as the quantizer saw it.
+struct LinearDump {
+  int layer = 0;
+  model::Proj proj = model::Proj::Q;
+  model::InputKind input = model::InputKind::Attn;
+  const methods::MatF& W;    // [m, n] the weight the solver received (after the block passes)
+  const methods::MatF& X;    // [tokens, n] the calibration inputs in the same (scaled) space
+  const methods::MatF& W_q;  // [m, n] dequantized result
+};
 
 class Dumper {
  public:

@@ -1,6 +1,6 @@
 #include "hessq/pipeline/recipe.hpp"
 
-#include <cmath>
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -10,63 +10,22 @@
 #include <yaml-cpp/yaml.h>
 
 #include "hessq/core/error.hpp"
+#include "hessq/methods/layer_quant.hpp"
+#include "hessq/model/act_quant_linear.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace hessq::pipeline {
 
-const Pass* Recipe::find(const std::string& pass) const {
-  for (const Pass& p : passes)
-    if (p.name == pass) return &p;
-  return nullptr;
-}
+namespace {
 
-nlohmann::ordered_json Recipe::to_json() const {
-  nlohmann::ordered_json j;
-  j["source"] = source;
-  j["sequential"] = sequential;
-  j["passes"] = nlohmann::ordered_json::array();
-  for (const Pass& p : passes) {
-    const PassInfo* info = find_pass(p.name);
-    nlohmann::ordered_json params = nlohmann::ordered_json::object();
-    for (const ParamInfo& pi : info->params) std::visit([&](const auto& v) { params[pi.name] = v; }, pi.get(p));
-    if (info->kind == PassKind::Solver) params["resolved_format"] = p.spec.name();
-    j["passes"].push_back({{p.name, std::move(params)}});
-  }
-  return j;
-}
+int line_of(const YAML::Node& n) { return n.Mark().line + 1; }
 
-static std::string expected_str(const ParamInfo& pi) {
-  switch (pi.type) {
-    case ParamType::Int: return fmt::format("an integer in [{}, {}]", pi.min, pi.max);
-    case ParamType::Float: return fmt::format("a number in [{}, {}]", pi.min, pi.max);
-    case ParamType::Bool: return "true or false";
-    case ParamType::String: return "a string";
-  }
-  return "?";
-}
-
-void set_param(Pass& pass, const std::string& key, const ParamValue& value, const std::string& where) {
-  const PassInfo* info = find_pass(pass.name);
-  HESSQ_CHECK(info != nullptr, "{}: unknown pass '{}' (known: {})", where, pass.name, pass_names());
-  const ParamInfo* pi = info->find(key);
-  HESSQ_CHECK(pi != nullptr, "{}: {}: unknown parameter '{}' (accepted: {})", where, pass.name, key,
-              param_names(*info));
-  const bool type_ok = (pi->type == ParamType::Int && std::holds_alternative<int64_t>(value)) ||
-                       (pi->type == ParamType::Float && std::holds_alternative<double>(value)) ||
-                       (pi->type == ParamType::Bool && std::holds_alternative<bool>(value)) ||
-                       (pi->type == ParamType::String && std::holds_alternative<std::string>(value));
-  HESSQ_CHECK(type_ok, "{}: {}: '{}' must be {}, got {}", where, pass.name, key, expected_str(*pi),
-              param_value_str(value));
-  if (pi->type == ParamType::Int || pi->type == ParamType::Float) {
-    const double x = std::holds_alternative<int64_t>(value) ? static_cast<double>(std::get<int64_t>(value))
-                                                            : std::get<double>(value);
-    HESSQ_CHECK(std::isfinite(x) && x >= pi->min && x <= pi->max, "{}: {}: '{}' must be {}, got {}", where,
-                pass.name, key, expected_str(*pi), param_value_str(value));
-  }
-  pi->set(pass, value);
+std::string at_line(const std::string& source, int line) {
+  return line > 0 ? fmt::format("{}:{}", source, line) : source;
 }
 
 // The YAML scalar as the parameter's type; nullopt if it does not convert.
-static std::optional<ParamValue> scalar_value(const YAML::Node& node, ParamType type) {
+std::optional<ParamValue> scalar_value(const YAML::Node& node, ParamType type) {
   if (!node.IsScalar()) return std::nullopt;
   try {
     switch (type) {
@@ -80,11 +39,23 @@ static std::optional<ParamValue> scalar_value(const YAML::Node& node, ParamType 
   return std::nullopt;
 }
 
-static int line_of(const YAML::Node& n) { return n.Mark().line + 1; }
+std::string scalar_string(const YAML::Node& node, const std::string& at, const std::string& key, const char* what) {
+  HESSQ_CHECK(node.IsScalar(), "{}: '{}' must be {}, got a list or map", at, key, what);
+  return node.as<std::string>();
+}
 
-static Pass parse_pass(const YAML::Node& item, const std::string& source) {
+Pass new_pass(const std::string& name, int line, const std::string& at) {
+  const PassInfo* info = find_pass(name);
+  HESSQ_CHECK(info != nullptr, "{}: unknown pass '{}' (known: {})", at, name, pass_names());
+  Pass p;
+  p.name = info->name;  // canonical (quarot -> rotate, smooth -> smoothquant)
+  p.line = line;
+  return p;
+}
+
+Pass parse_pass(const YAML::Node& item, const std::string& source) {
   const int line = line_of(item);
-  const std::string at = fmt::format("{}:{}", source, line);
+  const std::string at = at_line(source, line);
   std::string name;
   YAML::Node params;
   if (item.IsScalar()) {
@@ -95,20 +66,17 @@ static Pass parse_pass(const YAML::Node& item, const std::string& source) {
   } else {
     HESSQ_FAIL("{}: a pass is written `name: {{param: value, ...}}` (or just `name`)", at);
   }
-  const PassInfo* info = find_pass(name);
-  HESSQ_CHECK(info != nullptr, "{}: unknown pass '{}' (known: {})", at, name, pass_names());
-  Pass p;
-  p.name = name;
-  p.line = line;
+  Pass p = new_pass(name, line, at);
+  const PassInfo& info = *find_pass(p.name);
   if (params && !params.IsNull()) {
-    HESSQ_CHECK(params.IsMap(), "{}: {}: parameters must be a map {{param: value, ...}}", at, name);
+    HESSQ_CHECK(params.IsMap(), "{}: {}: parameters must be a map {{param: value, ...}}", at, p.name);
     for (const auto& kv : params) {
       const std::string key = kv.first.as<std::string>();
-      const std::string where = fmt::format("{}:{}", source, line_of(kv.first));
-      const ParamInfo* pi = info->find(key);
-      HESSQ_CHECK(pi != nullptr, "{}: {}: unknown parameter '{}' (accepted: {})", where, name, key, param_names(*info));
+      const std::string where = at_line(source, line_of(kv.first));
+      const ParamInfo* pi = info.find(key);
+      HESSQ_CHECK(pi != nullptr, "{}: {}: unknown parameter '{}' (accepted: {})", where, p.name, key, param_names(info));
       std::optional<ParamValue> v = scalar_value(kv.second, pi->type);
-      HESSQ_CHECK(v.has_value(), "{}: {}: '{}' must be {}, got '{}'", where, name, key, expected_str(*pi),
+      HESSQ_CHECK(v.has_value(), "{}: {}: '{}' must be {}, got '{}'", where, p.name, key, expected_str(*pi),
                   kv.second.IsScalar() ? kv.second.Scalar() : std::string("a list or map"));
       set_param(p, key, *v, where);
     }
@@ -117,18 +85,172 @@ static Pass parse_pass(const YAML::Node& item, const std::string& source) {
   return p;
 }
 
-void validate_recipe(const Recipe& r) {
+PassScope scope_of(const Pass& p) { return find_pass(p.name)->scope; }
+
+// rtn after the other passes when the recipe names no solver.
+void append_default_solver(Recipe& r) {
+  if (!r.passes.empty() && scope_of(r.passes.back()) == PassScope::Solver) return;
+  for (const Pass& p : r.passes)
+    if (scope_of(p) == PassScope::Solver) return;  // a solver in the middle: validate_recipe says so
+  Pass rtn = new_pass("rtn", 0, r.source);
+  finalize_pass(rtn, r.source);
+  r.passes.push_back(rtn);
+}
+
+void set_method_name(Recipe& r) {
+  r.method.clear();
+  for (const Pass& p : r.passes) r.method += (r.method.empty() ? "" : "+") + p.name;
+}
+
+}  // namespace
+
+const Pass* Recipe::find(const std::string& pass) const {
+  for (const Pass& p : passes)
+    if (p.name == pass) return &p;
+  return nullptr;
+}
+
+const Pass* Recipe::of_scope(PassScope s) const {
+  for (const Pass& p : passes)
+    if (scope_of(p) == s) return &p;
+  return nullptr;
+}
+
+const Pass* Recipe::branch() const { return of_scope(PassScope::Branch); }
+
+nlohmann::ordered_json Recipe::to_json() const {
+  nlohmann::ordered_json j;
+  j["source"] = source;
+  j["method"] = method;
+  j["sequential"] = sequential;
+  j["format"] = {{"name", format_name},
+                 {"weights", weight_spec().name()},
+                 {"activations", act ? nlohmann::ordered_json(act->name()) : nlohmann::ordered_json(nullptr)}};
+  if (act) j["activation_quantizer"] = "dynamic, per token (each token's own scales; NVFP4 global scale per token)";
+  j["passes"] = nlohmann::ordered_json::array();
+  for (const Pass& p : passes) {
+    const PassInfo* info = find_pass(p.name);
+    nlohmann::ordered_json params = nlohmann::ordered_json::object();
+    for (const ParamInfo& pi : info->params) std::visit([&](const auto& v) { params[pi.name] = v; }, pi.get(p));
+    if (info->scope == PassScope::Solver) params["resolved_format"] = p.spec.name();
+    j["passes"].push_back({{p.name, std::move(params)}});
+  }
+  return j;
+}
+
+std::string Recipe::describe() const {
+  if (!act) return fmt::format("{} {}", method, weight_spec().name());
+  return fmt::format("{} {} (W {}, A {})", method, format_name.empty() ? weight_spec().name() : format_name,
+                     weight_spec().name(), act->name());
+}
+
+void set_formats(Recipe& r, const std::string& format, const std::string& wformat, const std::string& aformat,
+                 const std::string& where) {
+  if (format.empty() && wformat.empty() && aformat.empty()) return;
+  Pass& solver = r.passes.back();
+  HESSQ_CHECK(!(solver.spec_params_set && (!format.empty() || !wformat.empty())),
+              "{}: the weight format is given twice: by the solver's bits/group/sym/format and by format/wformat; "
+              "keep one",
+              where);
+  methods::LayerFormat f;
+  if (!format.empty()) {
+    f = with_context(where + ": format", [&] { return methods::parse_layer_format(format); });
+    solver.spec = f.w;
+    r.act = f.x;
+    r.format_name = f.name;
+  }
+  if (!wformat.empty()) solver.spec = with_context(where + ": wformat", [&] { return formats::parse_spec(wformat); });
+  if (!aformat.empty()) r.act = with_context(where + ": aformat", [&] { return formats::parse_spec(aformat); });
+  if (!wformat.empty() || !aformat.empty())
+    r.format_name = r.act ? fmt::format("w:{},a:{}", solver.spec.name(), r.act->name()) : solver.spec.name();
+}
+
+void validate_structure(const Recipe& r) {
   HESSQ_CHECK(!r.passes.empty(), "{}: the recipe has no passes", r.source);
   std::set<std::string> seen;
+  const Pass* branch = nullptr;
   for (size_t i = 0; i < r.passes.size(); ++i) {
     const Pass& p = r.passes[i];
-    const std::string at = p.line > 0 ? fmt::format("{}:{}", r.source, p.line) : r.source;
-    const bool solver = find_pass(p.name)->kind == PassKind::Solver;
+    const std::string at = at_line(r.source, p.line);
+    const PassScope s = scope_of(p);
     const bool last = i + 1 == r.passes.size();
-    HESSQ_CHECK(!solver || last, "{}: solver '{}' must be the last pass (one solver per recipe)", at, p.name);
-    HESSQ_CHECK(solver || !last, "{}: the recipe must end with a solver (rtn or gptq), not the transform '{}'", at,
-                p.name);
     HESSQ_CHECK(seen.insert(p.name).second, "{}: pass '{}' appears twice", at, p.name);
+    HESSQ_CHECK(s != PassScope::Solver || last, "{}: solver '{}' must be the last pass (one solver per recipe)", at,
+                p.name);
+    HESSQ_CHECK(s == PassScope::Solver || !last, "{}: the recipe must end with a solver (rtn or gptq), not '{}'", at,
+                p.name);
+    if (i > 0) {
+      const Pass& prev = r.passes[i - 1];
+      HESSQ_CHECK(scope_of(prev) <= s,
+                  "{}: '{}' is a {}-scope pass and must come before the {}-scope pass '{}' (passes run in the order "
+                  "model, block, branch, solver)",
+                  at, p.name, scope_name(s), scope_name(scope_of(prev)), prev.name);
+    }
+    if (s == PassScope::Branch) {
+      HESSQ_CHECK(branch == nullptr, "{}: two low-rank branches ({} and {}); a linear has one branch", at,
+                  branch->name, p.name);
+      branch = &p;
+    }
+  }
+}
+
+void validate_recipe(const Recipe& r) {
+  validate_structure(r);
+  const Pass* branch = r.branch();
+  const Pass& solver = r.solver();
+  const formats::QuantSpec& w = solver.spec;
+  with_context(at_line(r.source, solver.line) + ": " + solver.name + " weight format", [&] { formats::validate(w); });
+  if (r.act) with_context(r.source + ": activation format", [&] { formats::validate(*r.act); });
+  if (solver.name == "gptq") {
+    const bool mx = w.format == formats::Format::MxFp4;
+    const bool nv = w.format == formats::Format::NvFp4 && !w.nvfp4_ref && w.granularity != formats::Granularity::Tile2D;
+    HESSQ_CHECK(w.format == formats::Format::Int || mx || nv,
+                "{}: gptq supports INT, MXFP4 and NVFP4 (1x16) weights; the weight format is {} (use rtn for it)",
+                r.source, w.name());
+    HESSQ_CHECK(!(mx || nv) || !solver.gptq.act_order, "{}: gptq on {} weights does not support act_order", r.source,
+                w.name());
+  }
+  if (branch) {
+    const std::string at = at_line(r.source, branch->line);
+    HESSQ_CHECK(branch->name == "svdquant" || r.act,
+                "{}: {} chooses its branch in the metric of the activation quantization residual, which needs an "
+                "activation format (--format / aformat); for weight-only use svdquant",
+                at, branch->name);
+    HESSQ_CHECK(!branch->branch.alloc || branch->branch.rank > 0, "{}: {}: rank allocation needs a budget rank >= 1",
+                at, branch->name);
+    HESSQ_CHECK(branch->branch.refine == 0 || !branch->branch.rsvd,
+                "{}: refine and rsvd do not combine (the refinement solves exactly)", at);
+  }
+  const Pass* awq = r.find("awq");
+  HESSQ_CHECK(!(awq && awq->awq.clip_search && solver.name != "rtn"),
+              "{}: awq's clip_search replaces the rounding of rtn; with {} drop clip_search", r.source, solver.name);
+}
+
+int64_t solver_input_dim(const Pass& solver, int64_t n, const std::string& what) {
+  const formats::QuantSpec& spec = solver.spec;
+  const bool grouped_scalar = spec.granularity == formats::Granularity::PerGroup && spec.group > 0 &&
+                              (spec.format == formats::Format::Int || spec.format == formats::Format::Fp4E2M1 ||
+                               spec.format == formats::Format::Fp8E4M3 || spec.format == formats::Format::Fp8E5M2);
+  if (!grouped_scalar || n % spec.group == 0) return n;
+  const int64_t padded = (n + spec.group - 1) / spec.group * spec.group;
+  HESSQ_CHECK(solver.pad,
+              "{}: group {} does not divide its {} inputs; set pad: true (zero-pad to {}) or use a group that divides {}",
+              what, spec.group, n, padded, n);
+  return padded;
+}
+
+void check_recipe_fits(const Recipe& r, const model::ModelConfig& cfg) {
+  validate_recipe(r);
+  const Pass* branch = r.branch();
+  for (model::Proj p : model::kAllProjs) {
+    const auto [m, n] = model::proj_shape(cfg, p);
+    const std::string what = fmt::format("{} ({} [{}, {}] in every layer)", r.source, model::proj_name(p), m, n);
+    solver_input_dim(r.solver(), n, what);
+    if (r.act) model::check_activation_spec(*r.act, r.weight_spec(), n, what);
+    if (branch && !branch->branch.alloc)
+      HESSQ_CHECK(branch->branch.rank <= std::min(m, n),
+                  "{}: rank {} is too large: a rank-r branch needs r <= min(m, n) = {}", what, branch->branch.rank,
+                  std::min(m, n));
   }
 }
 
@@ -142,20 +264,29 @@ Recipe parse_recipe(const std::string& yaml_text, const std::string& source) {
   Recipe r;
   r.source = source;
   YAML::Node passes;
+  std::string format, wformat, aformat;
   if (root.IsSequence()) {
     passes = root;
   } else if (root.IsMap()) {
     for (const auto& kv : root) {
       const std::string key = kv.first.as<std::string>();
-      const std::string at = fmt::format("{}:{}", source, line_of(kv.first));
+      const std::string at = at_line(source, line_of(kv.first));
       if (key == "passes") {
         passes = kv.second;
       } else if (key == "sequential") {
         auto v = scalar_value(kv.second, ParamType::Bool);
         HESSQ_CHECK(v.has_value(), "{}: 'sequential' must be true or false", at);
         r.sequential = std::get<bool>(*v);
+      } else if (key == "format") {
+        format = scalar_string(kv.second, at, key, "a format name");
+      } else if (key == "wformat") {
+        wformat = scalar_string(kv.second, at, key, "a weight quantizer spec");
+      } else if (key == "aformat") {
+        aformat = scalar_string(kv.second, at, key, "an activation quantizer spec");
       } else if (key != "name" && key != "description") {
-        HESSQ_FAIL("{}: unknown recipe key '{}' (accepted: passes, sequential, name, description)", at, key);
+        HESSQ_FAIL("{}: unknown recipe key '{}' (accepted: passes, format, wformat, aformat, sequential, name, "
+                   "description)",
+                   at, key);
       }
     }
   } else {
@@ -164,6 +295,9 @@ Recipe parse_recipe(const std::string& yaml_text, const std::string& source) {
   HESSQ_CHECK(passes && passes.IsSequence() && passes.size() > 0,
               "{}: 'passes' must be a non-empty list such as [{{gptq: {{bits: 4}}}}]", source);
   for (const auto& item : passes) r.passes.push_back(parse_pass(item, source));
+  append_default_solver(r);
+  set_formats(r, format, wformat, aformat, source);
+  set_method_name(r);
   validate_recipe(r);
   return r;
 }
@@ -180,19 +314,14 @@ Recipe recipe_for_method(const std::string& method) {
   std::stringstream ss(method);
   std::string name;
   while (std::getline(ss, name, '+')) {
-    HESSQ_CHECK(find_pass(name) != nullptr, "--method {}: unknown pass '{}' (known: {}; e.g. rtn, gptq, awq, osaq+gptq)",
-                method, name, pass_names());
-    Pass p;
-    p.name = name;
-    r.passes.push_back(p);
+    HESSQ_CHECK(!name.empty(), "{}: empty pass name", r.source);
+    r.passes.push_back(new_pass(name, 0, r.source));
   }
-  if (!r.passes.empty() && r.passes.back().name == "awq") {
-    Pass rtn;
-    rtn.name = "rtn";
-    r.passes.push_back(rtn);
-  }
+  HESSQ_CHECK(!r.passes.empty(), "--method: empty method name");
   for (Pass& p : r.passes) finalize_pass(p, r.source);
-  validate_recipe(r);
+  append_default_solver(r);
+  set_method_name(r);
+  validate_structure(r);
   return r;
 }
 

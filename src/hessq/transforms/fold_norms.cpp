@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hessq/core/error.hpp"
+#include "hessq/model/layout.hpp"
 
 namespace hessq::transforms {
 
@@ -13,10 +14,6 @@ const model::DenseLinear& dense_linear(const model::Linear& lin, const std::stri
   return *d;
 }
 
-std::string linear_name(int layer, model::Proj p) {
-  const bool attn = p == model::Proj::Q || p == model::Proj::K || p == model::Proj::V || p == model::Proj::O;
-  return model::layer_tensor_name(layer, std::string(attn ? "self_attn." : "mlp.") + model::proj_name(p));
-}
 
 namespace {
 
@@ -41,6 +38,24 @@ Tensor ones_like(const Tensor& t) {
 
 }  // namespace
 
+void fold_layer_norms(model::LayerWeights& L, int l) {
+  using model::Proj;
+  for (Proj p : {Proj::Q, Proj::K, Proj::V, Proj::Gate, Proj::Up}) dense_linear(*L.linear(p), linear_name(l, p));
+  for (Proj p : {Proj::Q, Proj::K, Proj::V})
+    L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), L.attn_norm);
+  for (Proj p : {Proj::Gate, Proj::Up})
+    L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), L.ffn_norm);
+  L.attn_norm = ones_like(L.attn_norm);
+  L.ffn_norm = ones_like(L.ffn_norm);
+}
+
+Tensor fold_head_norm(const Tensor& head, const Tensor& final_norm) {
+  const model::DenseLinear d(head);
+  return std::static_pointer_cast<model::DenseLinear>(scale_columns(d, final_norm))->weight();
+}
+
+Tensor ones_like_norm(const Tensor& norm) { return ones_like(norm); }
+
 void fold_norms(model::Model& m) {
   using model::Proj;
   // Check every consumer first, so a failure leaves the model as it was.
@@ -48,17 +63,9 @@ void fold_norms(model::Model& m) {
     for (Proj p : {Proj::Q, Proj::K, Proj::V, Proj::Gate, Proj::Up})
       dense_linear(*m.layers[l].linear(p), linear_name(l, p));
   const model::DenseLinear& head = dense_linear(*m.lm_head, "lm_head");
-
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    model::LayerWeights& L = m.layers[l];
-    for (Proj p : {Proj::Q, Proj::K, Proj::V})
-      L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), L.attn_norm);
-    for (Proj p : {Proj::Gate, Proj::Up})
-      L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), L.ffn_norm);
-    L.attn_norm = ones_like(L.attn_norm);
-    L.ffn_norm = ones_like(L.ffn_norm);
-  }
-  m.lm_head = scale_columns(head, m.final_norm);  // a new tensor: the embedding is no longer shared
+  for (int l = 0; l < m.cfg.n_layers; ++l) fold_layer_norms(m.layers[l], l);
+  // A new tensor: the embedding is no longer shared.
+  m.lm_head = std::make_shared<model::DenseLinear>(fold_head_norm(head.weight(), m.final_norm), head.bias());
   m.cfg.tie_embeddings = false;
   m.final_norm = ones_like(m.final_norm);
 }

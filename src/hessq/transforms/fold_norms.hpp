@@ -11,6 +11,7 @@
 #pragma once
 #include <string>
 
+#include "hessq/model/layout.hpp"
 #include "hessq/model/model.hpp"
 
 namespace hessq::transforms {
@@ -19,9 +20,16 @@ namespace hessq::transforms {
 // Throws, leaving `m` untouched, if a consumer linear is not a model::DenseLinear.
 void fold_norms(model::Model& m);
 
+// The same for one block (index `l`, for messages): input_layernorm into q/k/v, post_attention_layernorm
+// into gate/up, both norms set to ones. Throws, leaving L untouched, if a consumer is not dense.
+void fold_layer_norms(model::LayerWeights& L, int l);
+// head diag(final_norm): the folded output head (a new tensor).
+Tensor fold_head_norm(const Tensor& head, const Tensor& final_norm);
+// A norm weight of ones, shaped like `norm` (what a folded norm becomes).
+Tensor ones_like_norm(const Tensor& norm);
+
 // `lin` as a DenseLinear, or throws naming `name` (e.g. "model.layers.3.mlp.down_proj").
 const model::DenseLinear& dense_linear(const model::Linear& lin, const std::string& name);
-// "model.layers.3.self_attn.q_proj" (the HF name of a block linear without ".weight").
-std::string linear_name(int layer, model::Proj p);
+using model::linear_name;
 
 }  // namespace hessq::transforms

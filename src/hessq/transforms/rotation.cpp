@@ -83,6 +83,22 @@ Tensor to_tensor(const Mat& B) {
 
 }  // namespace
 
+void rotate_layer_residual(model::LayerWeights& L, int l, const Rotation& Q) {
+  check_ones(L.attn_norm, model::layer_tensor_name(l, "input_layernorm.weight"));
+  check_ones(L.ffn_norm, model::layer_tensor_name(l, "post_attention_layernorm.weight"));
+  for (Proj p : model::kAllProjs) dense_linear(*L.linear(p), linear_name(l, p));
+  for (Proj p : {Proj::Q, Proj::K, Proj::V, Proj::Gate, Proj::Up}) {  // readers: W <- W Q
+    const DenseLinear& d = dense_linear(*L.linear(p), linear_name(l, p));
+    L.linear(p) = std::make_shared<DenseLinear>(right_rotate(d.weight(), Q), d.bias());
+  }
+  for (Proj p : {Proj::O, Proj::Down}) {  // writers: W <- Q^T W, b <- b Q
+    const DenseLinear& d = dense_linear(*L.linear(p), linear_name(l, p));
+    L.linear(p) = std::make_shared<DenseLinear>(left_rotate_t(d.weight(), Q), rotate_bias(d.bias(), Q));
+  }
+}
+
+Tensor rotate_rows(const Tensor& W, const Rotation& Q) { return right_rotate(W, Q); }
+
 void rotate_residual(model::Model& m, const Rotation& Q) {
   HESSQ_CHECK(Q.n == m.cfg.dim, "rotate_residual: rotation of order {}, but the model's dim is {}", Q.n, m.cfg.dim);
   check_all_dense(m);
@@ -93,17 +109,7 @@ void rotate_residual(model::Model& m, const Rotation& Q) {
   check_ones(m.final_norm, "model.norm.weight");
 
   m.tok_emb = right_rotate(m.tok_emb, Q);  // E <- E Q
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    model::LayerWeights& L = m.layers[l];
-    for (Proj p : {Proj::Q, Proj::K, Proj::V, Proj::Gate, Proj::Up}) {  // readers: W <- W Q
-      const DenseLinear& d = dense_linear(*L.linear(p), linear_name(l, p));
-      L.linear(p) = std::make_shared<DenseLinear>(right_rotate(d.weight(), Q), d.bias());
-    }
-    for (Proj p : {Proj::O, Proj::Down}) {  // writers: W <- Q^T W, b <- b Q
-      const DenseLinear& d = dense_linear(*L.linear(p), linear_name(l, p));
-      L.linear(p) = std::make_shared<DenseLinear>(left_rotate_t(d.weight(), Q), rotate_bias(d.bias(), Q));
-    }
-  }
+  for (int l = 0; l < m.cfg.n_layers; ++l) rotate_layer_residual(m.layers[l], l, Q);
   if (m.cfg.tie_embeddings) {
     m.lm_head = std::make_shared<DenseLinear>(m.tok_emb);  // still shared: E Q serves both
   } else {
@@ -112,65 +118,76 @@ void rotate_residual(model::Model& m, const Rotation& Q) {
   }
 }
 
+void rotate_layer_heads_vo(model::LayerWeights& L, int l, const Rotation& Hh) {
+  const DenseLinear& v = dense_linear(*L.v, linear_name(l, Proj::V));
+  const DenseLinear& o = dense_linear(*L.o, linear_name(l, Proj::O));
+  auto v_new = std::make_shared<DenseLinear>(left_rotate_t(v.weight(), Hh), rotate_bias(v.bias(), Hh));
+  auto o_new = std::make_shared<DenseLinear>(right_rotate(o.weight(), Hh), o.bias());
+  L.v = std::move(v_new);
+  L.o = std::move(o_new);
+}
+
 void rotate_heads_vo(model::Model& m, const Rotation& Hh) {
   HESSQ_CHECK(Hh.n == m.cfg.head_dim, "rotate_heads_vo: rotation of order {}, but head_dim is {}", Hh.n,
               m.cfg.head_dim);
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    model::LayerWeights& L = m.layers[l];
-    const DenseLinear& v = dense_linear(*L.v, linear_name(l, Proj::V));
-    const DenseLinear& o = dense_linear(*L.o, linear_name(l, Proj::O));
-    auto v_new = std::make_shared<DenseLinear>(left_rotate_t(v.weight(), Hh), rotate_bias(v.bias(), Hh));
-    auto o_new = std::make_shared<DenseLinear>(right_rotate(o.weight(), Hh), o.bias());
-    L.v = std::move(v_new);
-    L.o = std::move(o_new);
-  }
+  for (int l = 0; l < m.cfg.n_layers; ++l) rotate_layer_heads_vo(m.layers[l], l, Hh);
+}
+
+void rotate_layer_down_online(model::LayerWeights& L, int l, const Rotation& R) {
+  HESSQ_CHECK(R.s.empty(), "rotate_down_online: the online rotation cannot carry random signs");
+  const DenseLinear& d = dense_linear(*L.down, linear_name(l, Proj::Down));
+  auto inner = std::make_shared<DenseLinear>(right_rotate(d.weight(), R), d.bias());  // W <- W M
+  L.down = std::make_shared<model::HadamardLinear>(std::move(inner), R.k, to_tensor(R.B));
 }
 
 void rotate_down_online(model::Model& m, const Rotation& R) {
   HESSQ_CHECK(R.n == m.cfg.hidden_dim, "rotate_down_online: rotation of order {}, but hidden_dim is {}", R.n,
               m.cfg.hidden_dim);
-  HESSQ_CHECK(R.s.empty(), "rotate_down_online: the online rotation cannot carry random signs");
-  const Tensor B = to_tensor(R.B);
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    model::LayerWeights& L = m.layers[l];
-    const DenseLinear& d = dense_linear(*L.down, linear_name(l, Proj::Down));
-    auto inner = std::make_shared<DenseLinear>(right_rotate(d.weight(), R), d.bias());  // W <- W M
-    L.down = std::make_shared<model::HadamardLinear>(std::move(inner), R.k, B);
+  for (int l = 0; l < m.cfg.n_layers; ++l) rotate_layer_down_online(m.layers[l], l, R);
+}
+
+ModelRotation make_model_rotation(const model::ModelConfig& c, const RotateOptions& opt) {
+  ModelRotation r;
+  r.Q = make_rotation(c.dim, {true, opt.seed, opt.allow_random_fallback}, "dim (residual stream)");
+  if (opt.rotate_v_o)
+    r.Hh = make_rotation(c.head_dim, {false, opt.seed, opt.allow_random_fallback}, "head_dim (v_proj -> o_proj)");
+  if (opt.online_down)
+    r.Rd = make_rotation(c.hidden_dim, {false, opt.seed, opt.allow_random_fallback}, "hidden_dim (down_proj input)");
+  r.report.untied_head = c.tie_embeddings;
+  r.report.residual_kind = rotation_kind_name(r.Q.kind);
+  r.report.residual_construction = r.Q.construction;
+  if (r.Hh) {
+    r.report.head_kind = rotation_kind_name(r.Hh->kind);
+    r.report.head_construction = r.Hh->construction;
   }
+  if (r.Rd) {
+    r.report.down_kind = rotation_kind_name(r.Rd->kind);
+    r.report.down_construction = r.Rd->construction;
+  }
+  return r;
+}
+
+void rotate_layer(model::LayerWeights& L, int l, const ModelRotation& r) {
+  fold_layer_norms(L, l);             // step 1
+  rotate_layer_residual(L, l, r.Q);   // step 2
+  if (r.Hh) rotate_layer_heads_vo(L, l, *r.Hh);    // step 3
+  if (r.Rd) rotate_layer_down_online(L, l, *r.Rd);  // step 4
 }
 
 RotateReport rotate_model(model::Model& m, const RotateOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  const model::ModelConfig& c = m.cfg;
   // Everything that can fail is checked before the model changes.
   check_all_dense(m);
-  const Rotation Q = make_rotation(c.dim, {true, opt.seed, opt.allow_random_fallback}, "dim (residual stream)");
-  std::optional<Rotation> Hh, Rd;
-  if (opt.rotate_v_o)
-    Hh = make_rotation(c.head_dim, {false, opt.seed, opt.allow_random_fallback}, "head_dim (v_proj -> o_proj)");
-  if (opt.online_down)
-    Rd = make_rotation(c.hidden_dim, {false, opt.seed, opt.allow_random_fallback}, "hidden_dim (down_proj input)");
-
-  RotateReport rep;
-  rep.untied_head = c.tie_embeddings;
-  fold_norms(m);  // step 1
-  rotate_residual(m, Q);  // step 2
-  rep.residual_kind = rotation_kind_name(Q.kind);
-  rep.residual_construction = Q.construction;
-  if (Hh) {  // step 3
-    rotate_heads_vo(m, *Hh);
-    rep.head_kind = rotation_kind_name(Hh->kind);
-    rep.head_construction = Hh->construction;
-  }
-  if (Rd) {  // step 4
-    rotate_down_online(m, *Rd);
-    rep.down_kind = rotation_kind_name(Rd->kind);
-    rep.down_construction = Rd->construction;
-  }
+  const ModelRotation r = make_model_rotation(m.cfg, opt);
+  fold_norms(m);          // step 1
+  rotate_residual(m, r.Q);  // step 2
+  if (r.Hh) rotate_heads_vo(m, *r.Hh);    // step 3
+  if (r.Rd) rotate_down_online(m, *r.Rd);  // step 4
+  RotateReport rep = r.report;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("rotate: residual {} [{}], heads {} [{}], down {} [{}], {:.2f} s", rep.residual_kind,
-               rep.residual_construction, Hh ? rep.head_kind : "off", rep.head_construction,
-               Rd ? rep.down_kind : "off", rep.down_construction, rep.seconds);
+               rep.residual_construction, r.Hh ? rep.head_kind : "off", rep.head_construction,
+               r.Rd ? rep.down_kind : "off", rep.down_construction, rep.seconds);
   return rep;
 }
 

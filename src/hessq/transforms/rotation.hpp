@@ -24,6 +24,7 @@
 // before the online rotation; see model/hadamard_linear.hpp).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -55,12 +56,30 @@ nlohmann::ordered_json rotate_report_json(const RotateReport& r);
 // ones (they may be views of a mapped file).
 RotateReport rotate_model(model::Model& m, const RotateOptions& opt);
 
+// The rotations of rotate_model, built once (make_model_rotation, which throws for an unsupported
+// size without fallback) and applied block by block: the streaming pipeline rotates each block when
+// it loads it, and the embedding and head once.
+struct ModelRotation {
+  Rotation Q;                   // residual stream [dim, dim], seeded signs
+  std::optional<Rotation> Hh;   // per head v -> o [head_dim, head_dim] (rotate_v_o)
+  std::optional<Rotation> Rd;   // online before down_proj [hidden_dim, hidden_dim] (online_down)
+  RotateReport report;          // kinds and constructions (seconds left 0)
+};
+ModelRotation make_model_rotation(const model::ModelConfig& cfg, const RotateOptions& opt);
+// Steps 1-4 on one block (index l, for messages) whose linears are all DenseLinear.
+void rotate_layer(model::LayerWeights& L, int l, const ModelRotation& r);
+// Every row of W [rows, n] right-multiplied by Q (the embedding E Q, a reader's W Q), in double.
+Tensor rotate_rows(const Tensor& W, const Rotation& Q);
+
 // The building blocks, for other transforms (HeRo-Q's learned rotation uses custom_rotation()):
 // step 2 with any Q [dim, dim]; requires folded norms (all ones, else throws).
 void rotate_residual(model::Model& m, const Rotation& Q);
+void rotate_layer_residual(model::LayerWeights& L, int l, const Rotation& Q);
 // Step 3 with H_h [head_dim, head_dim].
 void rotate_heads_vo(model::Model& m, const Rotation& Hh);
+void rotate_layer_heads_vo(model::LayerWeights& L, int l, const Rotation& Hh);
 // Step 4 with R [hidden_dim, hidden_dim] (no signs): down_proj becomes HadamardLinear(W_down R).
 void rotate_down_online(model::Model& m, const Rotation& R);
+void rotate_layer_down_online(model::LayerWeights& L, int l, const Rotation& R);
 
 }  // namespace hessq::transforms
