@@ -17,7 +17,9 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
+# The demo needs the hessq binary only (not the test suite or the benchmarks).
+demo: configure
+	@cmake --build $(BUILD) --target hessq -j $(JOBS)
 	@scripts/demo $(BUILD)/hessq $(SHARED)
 
 test: build

@@ -34,7 +34,7 @@ calc() { awk "BEGIN { printf \"%.4f\", $1 }"; }
 row() {
   local label=$1 name=$2; shift 2
   echo "results-w4a4: $name" >&2
-  "${hq[@]}" quantize --model "$model" "${calib[@]}" "$@" --out "$work/$name.hessq" --json >"$work/$name.q.json"
+  "${hq[@]}" quantize --model "$model" "${calib[@]}" "$@" --out "$work/$name.hessq" --force --json >"$work/$name.q.json"
   "${hq[@]}" eval --model "$work/$name.hessq" "${evalppl[@]}" >"$work/$name.e.json"
   local ppl
   ppl=$(field ppl "$work/$name.e.json")
@@ -91,7 +91,7 @@ if [ "${SKIP_SYNTH:-0}" != 1 ]; then
   synth=$work/qwen3-4b-l2
   [ -d "$synth" ] || "${hq[@]}" synth --like qwen3-4b --layers 2 --seed 1 --out "$synth"
   cmd=(quantize --model "$synth" --calib "$text" --calib-max-chars 100000 --calib-tokens 2048 --heldout-tokens 0
-       --method arhq --format nvfp4 --rank 128 --out "$work/qwen3-arhq-r128.hessq" --json)
+       --method arhq --format nvfp4 --rank 128 --out "$work/qwen3-arhq-r128.hessq" --force --json)
   echo "results-w4a4: qwen3-4b synth" >&2
   /usr/bin/time -v "$hessq" --threads 2 --quiet "${cmd[@]}" >"$work/qwen3.q.json" 2>"$work/qwen3.time.txt"
   "${hq[@]}" eval --model "$work/qwen3-arhq-r128.hessq" --ppl "$text" --skip-chars 100000 --max-chars 4000 --ctx 256 \
@@ -102,7 +102,7 @@ if [ "${SKIP_SYNTH:-0}" != 1 ]; then
   echo
   echo "| stage | seconds |"
   echo "|---|---|"
-  for k in rotate_s calibration_forward_s smooth_search_s metric_s lowrank_s residual_solve_s diagnostics_s total_s; do
+  for k in load_s rotate_s calibration_forward_s block_passes_s metric_s branch_s solve_s diagnostics_s write_s total_s; do
     printf '| %s | %s |\n' "${k%_s}" "$(fmt2 "$(field "$k" "$work/qwen3.q.json")")"
   done
   echo

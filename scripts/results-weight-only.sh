@@ -33,7 +33,7 @@ calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 quantize() {
   local name=$1; shift
   echo "results-weight-only: $name" >&2
-  "${hq[@]}" quantize --model "$model" "${calib[@]}" "$@" --out "$work/$name.hessq" --json >"$work/$name.q.json"
+  "${hq[@]}" quantize --model "$model" "${calib[@]}" "$@" --out "$work/$name.hessq" --force --json >"$work/$name.q.json"
   "${hq[@]}" eval --model "$work/$name.hessq" "${evalppl[@]}" >"$work/$name.e.json"
 }
 
