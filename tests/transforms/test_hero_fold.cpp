@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "hessq/core/error.hpp"
 #include "hessq/core/random.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/linalg/stiefel.hpp"
@@ -39,21 +40,10 @@ std::vector<float> scalings(int n, uint64_t seed) {  // d in [e^-0.5, e^0.5]
   return d;
 }
 
-// Readers of one norm: W <- W diag(d); the norm weight <- 1/d.
+// Readers of one norm: W <- W diag(d); the norm weight (ones after folding) <- 1/d.
 void scale_readers(model::LayerWeights& L, int l, const std::vector<float>& d, bool attn) {
-  const std::vector<model::Proj> readers = attn ? std::vector{model::Proj::Q, model::Proj::K, model::Proj::V}
-                                                : std::vector{model::Proj::Gate, model::Proj::Up};
-  for (model::Proj p : readers) {
-    const model::DenseLinear& lin = dense_linear(*L.linear(p), linear_name(l, p));
-    Tensor W = lin.weight().clone();
-    const int64_t m = W.rows(), n = W.cols();
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < n; ++c) W.ptr()[r * n + c] *= d[c];
-    L.linear(p) = std::make_shared<model::DenseLinear>(W, lin.bias());
-  }
-  std::vector<float> inv(d.size());
-  for (size_t j = 0; j < d.size(); ++j) inv[j] = 1.0f / d[j];
-  (attn ? L.attn_norm : L.ffn_norm) = Tensor::from({static_cast<int64_t>(d.size())}, inv);
+  scale_norm_readers(L, l, attn ? model::InputKind::Attn : model::InputKind::Mlp,
+                     Tensor::from({static_cast<int64_t>(d.size())}, d));
 }
 
 void hero_fold(model::Model& m, uint64_t seed) {
@@ -85,6 +75,24 @@ TEST(HeroFold, TinyModelsLogitsUnchanged) {
     hero_fold(m, 9);
     EXPECT_LE(test::max_abs_diff(test::all_logits(m, toks), before), kHeroFoldTol) << model::arch_name(arch);
   }
+}
+
+TEST(HeroFold, ScaleNormReadersRefusesBadScalings) {
+  const model::Model m = test::tiny_model(test::tiny_config(64, 96, 4, 2, 16, model::Arch::Llama), 5);
+  model::LayerWeights L = m.layers[1];
+  std::vector<float> d(64, 1.0f);
+  d[3] = -1;
+  try {
+    scale_norm_readers(L, 1, model::InputKind::Attn, Tensor::from({64}, d));
+    FAIL() << "a negative scaling was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.1.input_layernorm.weight: scaling d[3] = -1 must be finite and > 0"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(scale_norm_readers(L, 1, model::InputKind::Mlp, Tensor::from({32}, std::vector<float>(32, 1.0f))), Error);
+  EXPECT_THROW(scale_norm_readers(L, 1, model::InputKind::MlpOut, Tensor::from({64}, std::vector<float>(64, 1.0f))), Error);
+  EXPECT_EQ(L.q, m.layers[1].q);  // untouched after the failures
 }
 
 }  // namespace

@@ -137,6 +137,11 @@ void check_hessian_values(const T* H, int64_t n, const std::string& g) {
   HESSQ_CHECK(trace > 0, "hero: {}: H is zero (its input never fired on the calibration tokens)", g);
 }
 
+// Whether max_rows leaves out some of W's rows.
+bool is_sampled(const MatF& W, int64_t max_rows) {
+  return max_rows > 0 && W.rows() / kRowBlock > std::max<int64_t>(1, max_rows / kRowBlock);
+}
+
 // Rows of whole 16-row blocks, evenly spaced, at most max(max_rows, 16) of them.
 MatF sample_rows(const MatF& W, int64_t max_rows) {
   const int64_t blocks = W.rows() / kRowBlock, take = std::max<int64_t>(1, max_rows / kRowBlock);
@@ -175,7 +180,7 @@ Problem prepare(const std::vector<HeroGroup>& groups, int64_t n, const HeroOptio
       HESSQ_CHECK(hl.W->cols() == n, "hero: {}: W is [{}, {}], expected {} inputs (the stream width of R0 and H)",
                   L.name, hl.W->rows(), hl.W->cols(), n);
       L.W = hl.W;
-      L.sampled = opt.max_rows > 0 && hl.W->rows() / kRowBlock > std::max<int64_t>(1, opt.max_rows / kRowBlock);
+      L.sampled = is_sampled(*hl.W, opt.max_rows);
       if (L.sampled) L.sub = sample_rows(*hl.W, opt.max_rows);
       const MatF G = gram(L.w());
       L.c = g.H ? dot_sym(G, g.H->data()) : dot_sym(G, g.Hf->data());
@@ -460,6 +465,11 @@ MatF hero_reader_weight(const MatF& W, const linalg::Mat& R, const linalg::Vec& 
   linalg::Mat WR = prod(R.data(), R.rows(), R.cols(), true, Wt).transpose();
   WR = WR * d.asDiagonal();
   return WR.cast<float>();
+}
+
+MatF hero_objective_rows(const MatF& W, int64_t max_rows) {
+  HESSQ_CHECK(max_rows >= 0, "hero: max_rows = {} must be >= 0 (0 = all rows)", max_rows);
+  return is_sampled(W, max_rows) ? sample_rows(W, max_rows) : W;
 }
 
 MatF hero_writer_weight(const MatF& W, const linalg::Mat& R) {

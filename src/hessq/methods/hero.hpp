@@ -161,6 +161,10 @@ HeroSmooth hero_group_smooth(const linalg::Mat& H, const linalg::Mat& R, const l
 // to fp32 for weights. W: [m, dim] reader / [dim, n] writer; R: [dim, dim]; d: [dim] > 0.
 MatF hero_reader_weight(const MatF& W, const linalg::Mat& R, const linalg::Vec& d);                 // W R diag(d)
 MatF hero_writer_weight(const MatF& W, const linalg::Mat& R);                                       // R^T W
+// The rows of W the objective uses under max_rows (whole 16-row blocks, evenly spaced), or all of W
+// when max_rows is 0 or W has no more blocks than max_rows allows. A caller that holds many weights
+// (the pipeline's pass) keeps only these and optimizes with max_rows = 0: the same objective.
+MatF hero_objective_rows(const MatF& W, int64_t max_rows);
 linalg::Mat hero_reader_hessian(const linalg::Mat& H, const linalg::Mat& R, const linalg::Vec& d);  // D^-1 R^T H R D^-1
 
 }  // namespace hessq::methods

@@ -1,6 +1,7 @@
 #include "hessq/transforms/fold_norms.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "hessq/core/error.hpp"
 #include "hessq/model/layout.hpp"
@@ -47,6 +48,25 @@ void fold_layer_norms(model::LayerWeights& L, int l) {
     L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), L.ffn_norm);
   L.attn_norm = ones_like(L.attn_norm);
   L.ffn_norm = ones_like(L.ffn_norm);
+}
+
+void scale_norm_readers(model::LayerWeights& L, int l, model::InputKind which, const Tensor& d) {
+  HESSQ_CHECK(which == model::InputKind::Attn || which == model::InputKind::Mlp,
+              "scale_norm_readers: only the two block norms (input_layernorm, post_attention_layernorm) have readers "
+              "to scale");
+  const bool attn = which == model::InputKind::Attn;
+  Tensor& norm = attn ? L.attn_norm : L.ffn_norm;
+  const std::string norm_name = model::layer_tensor_name(l, attn ? "input_layernorm.weight" : "post_attention_layernorm.weight");
+  HESSQ_CHECK(d.numel() == norm.numel(), "{}: a scaling of {} values for a norm of {}", norm_name, d.numel(), norm.numel());
+  for (int64_t j = 0; j < d.numel(); ++j)
+    HESSQ_CHECK(std::isfinite(d.ptr()[j]) && d.ptr()[j] > 0, "{}: scaling d[{}] = {} must be finite and > 0", norm_name,
+                j, d.ptr()[j]);
+  const std::vector<model::Proj>& readers = model::projs_reading(which);
+  for (model::Proj p : readers) dense_linear(*L.linear(p), linear_name(l, p));
+  for (model::Proj p : readers) L.linear(p) = scale_columns(dense_linear(*L.linear(p), linear_name(l, p)), d);
+  Tensor w = Tensor::zeros(norm.shape);
+  for (int64_t j = 0; j < norm.numel(); ++j) w.ptr()[j] = norm.ptr()[j] / d.ptr()[j];
+  norm = std::move(w);
 }
 
 Tensor fold_head_norm(const Tensor& head, const Tensor& final_norm) {

@@ -23,6 +23,11 @@ void fold_norms(model::Model& m);
 // The same for one block (index `l`, for messages): input_layernorm into q/k/v, post_attention_layernorm
 // into gate/up, both norms set to ones. Throws, leaving L untouched, if a consumer is not dense.
 void fold_layer_norms(model::LayerWeights& L, int l);
+// A per-channel scaling d > 0 moved out of a block norm into its readers (HeRo-Q's D, methods/hero.hpp
+// "Folded form"; AWQ's producer fold the other way round): the readers of `which` (Attn: q/k/v, Mlp:
+// gate/up) W <- W diag(d), the norm weight w <- w / d, so the block's outputs are unchanged. d: [dim].
+// Throws, leaving L untouched, if a reader is not dense, d has the wrong size or a d_j is not > 0.
+void scale_norm_readers(model::LayerWeights& L, int l, model::InputKind which, const Tensor& d);
 // head diag(final_norm): the folded output head (a new tensor).
 Tensor fold_head_norm(const Tensor& head, const Tensor& final_norm);
 // A norm weight of ones, shaped like `norm` (what a folded norm becomes).
