@@ -57,7 +57,7 @@ TEST(Recipe, BareListAndDefaultSpec) {
 TEST(Recipe, ErrorsNameLineAndKey) {
   std::string e = parse_error("passes:\n  - osaq: {}\n  - gtpq: {bits: 4}\n");
   EXPECT_NE(e.find("r.yaml:3: unknown pass 'gtpq'"), std::string::npos) << e;
-  EXPECT_NE(e.find("known: rotate (quarot), smoothquant (smooth), awq, osaq, svdquant, arhq, arhq-h, rtn, gptq"),
+  EXPECT_NE(e.find("known: rotate (quarot), hero, spinquant, smoothquant (smooth), awq, osaq, svdquant, arhq, arhq-h, rtn, gptq"),
             std::string::npos)
       << e;
 

@@ -84,7 +84,7 @@ BlockCalib collect_block_stats(const model::ModelConfig& cfg, const model::Layer
   std::array<std::vector<float>, 4> heldout, all;
   const int64_t half = calib / 2, calib_rows = calib * stream.window();
   for (InputKind k : model::kAllInputs) {
-    const int i = model::input_index(k), n = model::input_features(cfg, k);
+    const int i = model::input_index(k), n = opt.inputs[model::input_index(k)] ? model::input_features(cfg, k) : 0;
     bc.st[i] = calib::Stats(n);
     if (opt.halves) bc.half_a[i] = bc.half_b[i] = calib::Stats(n);
     if (opt.act) bc.err[i] = calib::Stats(n);
@@ -95,6 +95,7 @@ BlockCalib collect_block_stats(const model::ModelConfig& cfg, const model::Layer
       cfg, L, layer, stream, stream.windows(),
       [&](int64_t w, InputKind k, const float* X, int64_t T) {
         const int i = model::input_index(k);
+        if (!opt.inputs[i]) return;
         const int64_t n = bc.st[i].n;
         if (w >= calib) {
           heldout[i].insert(heldout[i].end(), X, X + T * n);
@@ -111,6 +112,7 @@ BlockCalib collect_block_stats(const model::ModelConfig& cfg, const model::Layer
       forwards);
   for (int i = 0; i < 4; ++i) {
     const int64_t n = bc.st[i].n;
+    if (n == 0) continue;  // not collected (opt.inputs)
     bc.sample[i] = samplers[i].take();
     bc.heldout[i] = Eigen::Map<const methods::MatF>(heldout[i].data(), static_cast<int64_t>(heldout[i].size()) / n, n);
     heldout[i] = {};

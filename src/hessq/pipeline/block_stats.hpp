@@ -39,6 +39,9 @@ struct StatsOptions {
   bool keep_all = false;                   // all
   const formats::QuantSpec* act = nullptr; // collect err with this activation quantizer
   int64_t sample_tokens = 0;               // 0: no sample
+  // Which inputs (by model::input_index) to collect; the others keep empty statistics (N = 0), e.g.
+  // HeRo-Q's pre-pass needs only the two normed streams (Attn, Mlp), not down_proj's hidden x hidden.
+  std::array<bool, 4> inputs = {true, true, true, true};
 };
 
 // Windows [0, calib) of `stream` are calibration windows, [calib, stream.windows()) held-out ones.

@@ -21,7 +21,9 @@
 #include "hessq/pipeline/block_stats.hpp"
 #include "hessq/pipeline/dump.hpp"
 #include "hessq/pipeline/hidden_states.hpp"
+#include "hessq/pipeline/hero_pass.hpp"
 #include "hessq/pipeline/matrix_util.hpp"
+#include "hessq/pipeline/model_transform.hpp"
 #include "hessq/pipeline/rank_alloc.hpp"
 #include "hessq/pipeline/solve_linear.hpp"
 #include "hessq/transforms/fold_norms.hpp"
@@ -136,7 +138,6 @@ class Driver {
   using DownRotation = std::optional<std::pair<int, Tensor>>;
   model::LayerWeights solve_block(const model::LayerWeights& Lf, const DownRotation& down_rotation, int l,
                                   PreparedBlock& pb, const std::array<int, 7>& ranks, std::map<std::string, json>& diag);
-  std::vector<io::StoredTensor> final_tensors(model::ModelConfig& out_cfg);
 
   const io::TensorStore& src_;
   const Recipe& r_;
@@ -144,8 +145,7 @@ class Driver {
   const QuantizeOptions& opt_;
   const model::ModelConfig& cfg_;
   Needs needs_;
-  std::optional<transforms::ModelRotation> rot_;
-  std::optional<Tensor> emb_rot_;  // E Q, when rotating
+  ModelTransform mt_;  // the model-scope pass (rotate, hero, spinquant), applied as blocks are loaded
   Stages t_;
   int64_t forwards_ = 0;
   std::map<std::string, double> seconds_;  // per linear: block passes + branch + solver
@@ -154,7 +154,7 @@ class Driver {
 model::LayerWeights Driver::load_block(int l) {
   const auto t0 = Clock::now();
   model::LayerWeights L = with_context(fmt::format("{}: block {}", src_.source, l), [&] { return src_.layer(l); });
-  if (rot_) transforms::rotate_layer(L, l, *rot_);
+  mt_.apply_layer(L, l);
   t_.load += seconds_since(t0);
   return L;
 }
@@ -163,17 +163,7 @@ void Driver::embed_windows(HiddenStates& hs, bool heldout) {
   std::vector<float> x(static_cast<size_t>(hs.window() * hs.dim()));
   int64_t w = 0;
   auto put = [&](const std::vector<int>& tokens) {
-    const int n = static_cast<int>(tokens.size());
-    if (emb_rot_) {
-      for (int t = 0; t < n; ++t) {
-        HESSQ_CHECK(tokens[t] >= 0 && tokens[t] < cfg_.vocab_size, "token id {} out of range [0, {})", tokens[t],
-                    cfg_.vocab_size);
-        std::memcpy(&x[static_cast<size_t>(t) * cfg_.dim], emb_rot_->ptr() + static_cast<size_t>(tokens[t]) * cfg_.dim,
-                    sizeof(float) * cfg_.dim);
-      }
-    } else {
-      src_.embed(tokens.data(), n, x.data());
-    }
+    mt_.embed(src_, tokens.data(), static_cast<int>(tokens.size()), x.data());
     hs.write(w++, x.data());
   };
   for (const auto& win : w_.calib) put(win);
@@ -387,26 +377,6 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
   return q;
 }
 
-std::vector<io::StoredTensor> Driver::final_tensors(model::ModelConfig& out_cfg) {
-  std::vector<io::StoredTensor> out;
-  out_cfg = cfg_;
-  if (!rot_) {
-    out.push_back(src_.at("model.embed_tokens.weight"));
-    out.push_back(src_.at("model.norm.weight"));
-    if (!cfg_.tie_embeddings) out.push_back(src_.at("lm_head.weight"));
-    return out;
-  }
-  // Rotated: E Q, a norm of ones, and the folded, rotated head (its own tensor: no longer tied).
-  const Tensor norm = src_.at("model.norm.weight").to_f32();
-  const Tensor head = src_.at(cfg_.tie_embeddings ? "model.embed_tokens.weight" : "lm_head.weight").to_f32();
-  out_cfg.tie_embeddings = false;
-  out.push_back(io::stored_f32("model.embed_tokens.weight", *emb_rot_, src_.source));
-  out.push_back(io::stored_f32("model.norm.weight", transforms::ones_like_norm(norm), src_.source));
-  out.push_back(io::stored_f32("lm_head.weight", transforms::rotate_rows(transforms::fold_head_norm(head, norm), rot_->Q),
-                               src_.source));
-  return out;
-}
-
 QuantizeReport Driver::run(BlockSink& sink) {
   const auto t_start = Clock::now();
   QuantizeReport rep;
@@ -416,18 +386,12 @@ QuantizeReport Driver::run(BlockSink& sink) {
   const int64_t n_calib = static_cast<int64_t>(w_.calib.size()), n_held = static_cast<int64_t>(w_.heldout.size());
 
   // 0. The model-scope passes.
-  rep.rotation = nullptr;
-  if (const Pass* rp = r_.find("rotate")) {
+  {
     const auto t0 = Clock::now();
-    rot_ = transforms::make_model_rotation(cfg_, rp->rotate);
-    emb_rot_ = transforms::rotate_rows(src_.at("model.embed_tokens.weight").to_f32(), rot_->Q);
+    mt_ = make_model_transform(src_, r_, w_, {opt_.hidden_dtype, opt_.spill_file, opt_.progress}, forwards_);
     t_.rotate = seconds_since(t0);
-    transforms::RotateReport rr = rot_->report;
-    rr.seconds = t_.rotate;
-    rep.rotation = transforms::rotate_report_json(rr);
-    spdlog::info("rotate: residual {} [{}], heads {} [{}], down {} [{}]", rr.residual_kind, rr.residual_construction,
-                 rot_->Hh ? rr.head_kind : "off", rr.head_construction, rot_->Rd ? rr.down_kind : "off",
-                 rr.down_construction);
+    rep.rotation = mt_.rotation;
+    rep.hero = mt_.hero;
   }
 
   // 1. Ranks per linear.
@@ -492,11 +456,12 @@ QuantizeReport Driver::run(BlockSink& sink) {
 
   // 4. Embedding, final norm, head.
   auto t0 = Clock::now();
-  sink.put_tensors(rep.cfg, final_tensors(rep.cfg));
+  sink.put_tensors(rep.cfg, mt_.final_tensors(src_, rep.cfg));
   t_.write += seconds_since(t0);
   rep.block_forwards = forwards_;
   rep.timing = t_.to_json(seconds_since(t_start));
   rep.timing["per_linear_s"] = seconds_;
+  if (!mt_.hero_timing.is_null()) rep.timing["hero"] = mt_.hero_timing;
   rep.peak_rss_bytes = peak_rss_bytes();
   spdlog::info("quantized {} blocks in {:.2f} s ({} block forwards; peak RSS {})", L - rep.resumed_from,
                seconds_since(t_start), forwards_, gib_str(rep.peak_rss_bytes));
@@ -518,6 +483,8 @@ int64_t expected_block_forwards(const Recipe& r, int n_layers, int64_t calib_win
   const Pass* b = r.branch();
   int64_t f = (L - k) * (Wc + Wh) + std::max<int64_t>(L - 1 - k, 0) * (Wc + Wh) + k * (Wc + Wh);
   if (n.second_pass) f += (L - k) * Wc;
+  if (const Pass* m = r.of_scope(PassScope::Model); m && (m->name == "hero" || m->name == "spinquant"))
+    f += hero_pass_forwards(m->hero.every, n_layers, Wc);
   if (b && b->branch.alloc) f += L * Wc + (L - 1) * Wc + (n.second_pass ? L * Wc : 0);
   return f;
 }
@@ -556,7 +523,17 @@ MemoryEstimate estimate_memory(const model::ModelConfig& cfg, const Recipe& r, c
   e.hidden = spilled ? 0 : HiddenStates::bytes_for(static_cast<int64_t>(w.calib.size() + w.heldout.size()), w.window,
                                                    cfg.dim, hidden_dtype);
   const int64_t table = static_cast<int64_t>(cfg.vocab_size) * cfg.dim * 4;
-  e.other = (r.find("rotate") ? 2 * table : 0) + (int64_t{256} << 20);
+  e.other = (r.of_scope(PassScope::Model) ? 2 * table : 0) + (int64_t{256} << 20);
+  if (const Pass* m = r.of_scope(PassScope::Model); m && (m->name == "hero" || m->name == "spinquant")) {
+    // hero_pass.hpp: per selected block 2 H [dim, dim] fp32 and the readers' objective rows.
+    const int64_t sel = (cfg.n_layers - 1) / m->hero.every + 1, rows_cap = m->hero.opt.max_rows;
+    int64_t rows = 0;
+    for (model::Proj p : {model::Proj::Q, model::Proj::K, model::Proj::V, model::Proj::Gate, model::Proj::Up}) {
+      const int64_t mr = model::proj_shape(cfg, p).first;
+      rows += rows_cap > 0 ? std::min(mr, std::max<int64_t>(rows_cap, 16)) : mr;
+    }
+    e.other += sel * (2 * cfg.dim * cfg.dim + rows * cfg.dim) * 4;
+  }
   return e;
 }
 

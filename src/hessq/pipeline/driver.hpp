@@ -1,8 +1,9 @@
 // The quantization pipeline: one driver for every recipe (weight-only, W4A4, W4A8, any composition
 // the registry accepts), streaming a checkpoint block by block in bounded memory.
 //
-//   0. model-scope passes: the rotation (QuaRot) is built once and applied to each block as it is
-//      loaded, to the embedding and to the head;
+//   0. model-scope passes (model_transform.hpp): the rotation (QuaRot) is built once, or learned by
+//      hero / spinquant after a float statistics pre-pass over the calibration windows
+//      (hero_pass.hpp), and applied to each block as it is loaded, to the embedding and to the head;
 //   1. (branch rank allocation: a float pass over all blocks for the rank curves, rank_alloc.hpp);
 //   2. the hidden states of every calibration and held-out window enter block 0 (embedding rows);
 //   3. for each block k: its float weights are read from the store (fp32 only now, released after);
@@ -17,7 +18,7 @@
 // hidden states (F32/F16/BF16, in memory or spilled to a file), and the solver's scratch.
 // Resume: a sink that already holds blocks [0, k) has them replayed (their stored quantized layers,
 // or the float blocks with --float-inputs) to rebuild the states, then k.. continue: the output is
-// identical to an uninterrupted run's.
+// identical to an uninterrupted run's (hero / spinquant rerun their deterministic optimization first).
 #pragma once
 #include <map>
 #include <optional>
@@ -93,6 +94,8 @@ struct QuantizeReport {
   std::map<std::string, nlohmann::ordered_json> diagnostics;  // the blocks solved in this call
   nlohmann::ordered_json timing;      // seconds per stage (load, calibration forwards, passes, solve, write, ...)
   nlohmann::ordered_json rotation;    // transforms::rotate_report_json, or null
+  nlohmann::ordered_json hero;        // hero / spinquant: the optimizer's report (hero_pass.cpp; its seconds
+                                      // are in timing.hero), or null
   nlohmann::ordered_json allocation;  // the rank allocation, or null
   int64_t block_forwards = 0;         // (block, window) forward passes run, replays and held-out windows included
   int resumed_from = 0;               // blocks found done in the sink
@@ -107,7 +110,8 @@ QuantizeReport quantize(const io::TensorStore& src, const Recipe& r, const calib
 // The number of block forwards quantize() runs: L (W_c + W_h) for statistics, (L - 1) (W_c + W_h) to
 // advance the states, L W_c more when ARHQ's metric needs a second pass (smoothquant or awq with
 // arhq / arhq-h), 2 L W_c - W_c for the allocation pass (statistics + advance), and k (W_c + W_h) to
-// replay k resumed blocks. W_c / W_h: calibration / held-out windows.
+// replay k resumed blocks, plus hero / spinquant's statistics pre-pass (hero_pass_forwards). W_c / W_h:
+// calibration / held-out windows.
 int64_t expected_block_forwards(const Recipe& r, int n_layers, int64_t calib_windows, int64_t heldout_windows,
                                 int resumed_from = 0);
 

@@ -112,6 +112,35 @@ std::vector<ParamInfo> branch_params(bool arhq, bool mult) {
   return v;
 }
 
+// The parameters of hero (`scales`: also those of the scalings d and the conditioning term) and
+// spinquant (rotation only).
+std::vector<ParamInfo> hero_params(bool scales) {
+  std::vector<ParamInfo> v = {
+      p_int("steps", "optimizer steps (Cayley on R, Adam on log d)", 1, 1000000,
+            [](Pass& p) -> int& { return p.hero.opt.steps; }),
+      p_float("lr_rotation", "Frobenius norm of each Cayley step's generator, linearly decayed", 1e-9, 0.999,
+              [](Pass& p) -> double& { return p.hero.opt.lr_rotation; }),
+  };
+  if (scales) {
+    v.push_back(p_float("lr_scale", "Adam learning rate on log d, linearly decayed", 1e-12, 100,
+                        [](Pass& p) -> double& { return p.hero.opt.lr_scale; }));
+    v.push_back(p_float("rho", "weight of the conditioning term log(lambda_max(H') / mean eig(H'))", 0, 1e6,
+                        [](Pass& p) -> double& { return p.hero.opt.rho; }));
+  }
+  v.push_back(p_uint64("seed", "seed of R0 (QuaRot's Hadamard signs) and of the power iterations", 0, 9.0e15,
+                       [](Pass& p) -> uint64_t& { return p.hero.opt.seed; }));
+  v.push_back(p_int64("max_rows", "rows of each weight in the objective (whole 16-row blocks, evenly spaced); 0 = all",
+                      0, int64_t{1} << 40, [](Pass& p) -> int64_t& { return p.hero.opt.max_rows; }));
+  v.push_back(p_int("every", "blocks l with l % every == 0 enter the objective (and get d); others keep d = 1", 1,
+                    1 << 20, [](Pass& p) -> int& { return p.hero.every; }));
+  v.push_back(p_bool("v_o", "QuaRot's per-head rotation between v_proj and o_proj", [](Pass& p) -> bool& { return p.hero.v_o; }));
+  v.push_back(p_bool("online_down", "QuaRot's online Hadamard before down_proj",
+                     [](Pass& p) -> bool& { return p.hero.online_down; }));
+  v.push_back(p_bool("fallback", "sizes without a known Hadamard construction get a seeded random orthogonal block",
+                     [](Pass& p) -> bool& { return p.hero.fallback; }));
+  return v;
+}
+
 std::vector<PassInfo> build_registry() {
   std::vector<PassInfo> r;
   r.push_back(PassInfo{
@@ -125,6 +154,18 @@ std::vector<PassInfo> build_registry() {
               [](Pass& p) -> bool& { return p.rotate.allow_random_fallback; }),
        p_bool("online_down", "rotate down_proj's input at run time", [](Pass& p) -> bool& { return p.rotate.online_down; }),
        p_bool("v_o", "per-head rotation between v_proj and o_proj", [](Pass& p) -> bool& { return p.rotate.rotate_v_o; })}});
+  r.push_back(PassInfo{
+      "hero", {}, PassScope::Model,
+      "HeRo-Q (METHODS.md): norms folded, a learned rotation R of the residual stream (from QuaRot's seeded "
+      "Hadamard, Cayley SGD) and per-norm scalings d (Adam on log d) minimizing the layers' relative quantization "
+      "loss + rho * log condition ratio of H', on the float model's statistics; folded into the weights and norms "
+      "(QuaRot's v -> o and online down_proj rotations kept); float outputs unchanged",
+      hero_params(true)});
+  r.push_back(PassInfo{
+      "spinquant", {}, PassScope::Model,
+      "SpinQuant-style learned rotation (Liu et al. 2024): hero with rho = 0 and d = 1, i.e. only R is learned, on "
+      "the layer-wise objective",
+      hero_params(false)});
   r.push_back(PassInfo{
       "smoothquant", {"smooth"}, PassScope::Block,
       "SmoothQuant (Xiao et al. 2022) per linear: s = absmax^alpha / max|W|^(1-alpha), alpha searched on "
@@ -271,6 +312,7 @@ void finalize_pass(Pass& p, const std::string& where) {
                 where, p.osaq_k_rule);
     p.osaq.k_rule = p.osaq_k_rule == "reach" ? methods::OsaqKRule::Reach : methods::OsaqKRule::Below;
   }
+  if (p.name == "spinquant") p.hero.opt = methods::spinquant_options(p.hero.opt);
   if (p.name == "svdquant" || p.name == "arhq" || p.name == "arhq-h")
     HESSQ_CHECK(p.branch.dtype == "f16" || p.branch.dtype == "f32", "{}: {}: 'dtype' must be f16 or f32, got '{}'", where,
                 p.name, p.branch.dtype);

@@ -2,8 +2,8 @@
 // help. One table feeds the recipe parser (YAML and --method), the validation and its messages,
 // `hessq quantize --help` and the resolved recipe written into hessq.json. A pass's scope says what
 // it sees and changes:
-//   model   rotate (QuaRot)                       every block's weights, the embedding and the head,
-//                                                  float outputs unchanged
+//   model   rotate (QuaRot), hero, spinquant     every block's weights, the embedding and the head,
+//                                                  float outputs unchanged (one of them per recipe)
 //   block   smoothquant, awq, osaq                 one block's weights from its calibration statistics
 //                                                  (scales folded into producers or kept per linear)
 //   branch  svdquant, arhq, arhq-h                 one linear: a rank-r fp branch L, the solver
@@ -23,6 +23,7 @@
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/methods/awq.hpp"
 #include "hessq/methods/gptq.hpp"
+#include "hessq/methods/hero.hpp"
 #include "hessq/methods/osaq.hpp"
 #include "hessq/transforms/rotation.hpp"
 
@@ -52,11 +53,23 @@ struct BranchParams {
   int64_t refine_tokens = 1024;  // strided calibration tokens the refinement fits
 };
 
+// HeRo-Q / SpinQuant as a model pass (pipeline/hero_pass.hpp; METHODS.md "HeRo-Q").
+struct HeroParams {
+  // steps, lr_rotation, lr_scale, rho, max_rows, seed (power iterations and R0's signs); spinquant:
+  // rho 0 and d = 1 (methods::spinquant_options, set by finalize_pass).
+  methods::HeroOptions opt;
+  int every = 1;            // groups of blocks l with l % every == 0 enter the objective and get d
+  bool v_o = true;          // QuaRot's per-head Hadamard between v_proj and o_proj
+  bool online_down = true;  // QuaRot's online Hadamard before down_proj
+  bool fallback = true;     // sizes without a Hadamard construction get a seeded random orthogonal block
+};
+
 // One pass with all its options resolved (defaults + recipe values). Only the fields of `name` matter.
 struct Pass {
-  std::string name;  // canonical: rotate, smoothquant, awq, osaq, svdquant, arhq, arhq-h, rtn, gptq
+  std::string name;  // canonical: rotate, hero, spinquant, smoothquant, awq, osaq, svdquant, arhq, arhq-h, rtn, gptq
   int line = 0;      // 1-based line in the recipe file; 0 when built from command-line flags
   transforms::RotateOptions rotate;
+  HeroParams hero;  // hero, spinquant
   SmoothParams smooth;
   methods::AwqOptions awq;
   bool awq_o_proj = true;  // awq: also scale o_proj's input (folded into v_proj rows)

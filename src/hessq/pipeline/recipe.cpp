@@ -169,6 +169,7 @@ void validate_structure(const Recipe& r) {
   HESSQ_CHECK(!r.passes.empty(), "{}: the recipe has no passes", r.source);
   std::set<std::string> seen;
   const Pass* branch = nullptr;
+  const Pass* rotation = nullptr;  // rotate, hero, spinquant: each rotates the residual stream
   for (size_t i = 0; i < r.passes.size(); ++i) {
     const Pass& p = r.passes[i];
     const std::string at = at_line(r.source, p.line);
@@ -185,6 +186,13 @@ void validate_structure(const Recipe& r) {
                   "{}: '{}' is a {}-scope pass and must come before the {}-scope pass '{}' (passes run in the order "
                   "model, block, branch, solver)",
                   at, p.name, scope_name(s), scope_name(scope_of(prev)), prev.name);
+    }
+    if (p.name == "rotate" || p.name == "hero" || p.name == "spinquant") {
+      HESSQ_CHECK(rotation == nullptr,
+                  "{}: '{}' and '{}' both rotate the residual stream; one model-scope rotation per recipe (hero and "
+                  "spinquant start from QuaRot's Hadamard and keep its v -> o and down_proj rotations already)",
+                  at, rotation ? rotation->name : "", p.name);
+      rotation = &p;
     }
     if (s == PassScope::Branch) {
       HESSQ_CHECK(branch == nullptr, "{}: two low-rank branches ({} and {}); a linear has one branch", at,
@@ -242,6 +250,15 @@ int64_t solver_input_dim(const Pass& solver, int64_t n, const std::string& what)
 void check_recipe_fits(const Recipe& r, const model::ModelConfig& cfg) {
   validate_recipe(r);
   const Pass* branch = r.branch();
+  if (const Pass* mp = r.of_scope(PassScope::Model); mp && (mp->name == "hero" || mp->name == "spinquant")) {
+    // The objective quantizes the stream's readers (q/k/v/gate/up) as they are, without padding.
+    const formats::QuantSpec& w = r.weight_spec();
+    const std::string what = fmt::format("{}: {}", at_line(r.source, mp->line), mp->name);
+    HESSQ_CHECK(solver_input_dim(r.solver(), cfg.dim, what) == cfg.dim,
+                "{}: the weight format {} groups {} inputs, which does not divide dim = {} (the input of "
+                "q/k/v/gate/up); the objective does not pad: use a group that divides {}",
+                what, w.name(), w.group, cfg.dim, cfg.dim);
+  }
   for (model::Proj p : model::kAllProjs) {
     const auto [m, n] = model::proj_shape(cfg, p);
     const std::string what = fmt::format("{} ({} [{}, {}] in every layer)", r.source, model::proj_name(p), m, n);
