@@ -38,6 +38,7 @@ struct QuantizeArgs {
   int calib_window = 0;  // 0: min(model context, 512)
   bool float_inputs = false, json = false, resume = false, force = false;
   std::string hidden_dtype = "f32", spill;
+  std::vector<std::string> sets;  // --set PASS.KEY=VALUE
   // --method flags; applied only when given
   int bits = 4, group = 0, grid = 20;
   bool sym = false, asym = false, act_order = false, no_pad = false, clip = false;
@@ -69,16 +70,57 @@ static bool stage_flags_given(const QuantizeArgs& a) {
 }
 
 static bool method_flags_given(const QuantizeArgs& a) {
-  return a.o_bits->count() || a.o_group->count() || a.sym || a.asym || a.act_order || a.o_gamma->count() ||
+  return !a.sets.empty() || a.o_bits->count() || a.o_group->count() || a.sym || a.asym || a.act_order || a.o_gamma->count() ||
          a.o_tau->count() || a.o_damp->count() || a.o_grid->count() || a.o_max_ratio->count() || a.no_pad || a.clip;
+}
+
+// --set PASS.KEY=VALUE: the pass (name or alias), the key and the value parsed as the registry's type.
+struct SetFlag {
+  std::string pass, key, where;
+  pipeline::ParamValue value;
+};
+
+static SetFlag parse_set_flag(const std::string& s) {
+  const std::string where = "--set " + s;
+  const size_t dot = s.find('.'), eq = s.find('=');
+  HESSQ_CHECK(dot != std::string::npos && eq != std::string::npos && dot > 0 && eq > dot + 1,
+              "{}: expected PASS.KEY=VALUE, e.g. hero.steps=50", where);
+  SetFlag f;
+  f.where = where;
+  const pipeline::PassInfo* info = pipeline::find_pass(s.substr(0, dot));
+  HESSQ_CHECK(info != nullptr, "{}: unknown pass '{}' (known: {})", where, s.substr(0, dot), pipeline::pass_names());
+  f.pass = info->name;
+  f.key = s.substr(dot + 1, eq - dot - 1);
+  const pipeline::ParamInfo* pi = info->find(f.key);
+  HESSQ_CHECK(pi != nullptr, "{}: {}: unknown parameter '{}' (accepted: {})", where, f.pass, f.key,
+              pipeline::param_names(*info));
+  const std::string v = s.substr(eq + 1);
+  try {
+    size_t used = 0;
+    switch (pi->type) {
+      case pipeline::ParamType::Int: f.value = static_cast<int64_t>(std::stoll(v, &used)); break;
+      case pipeline::ParamType::Float: f.value = std::stod(v, &used); break;
+      case pipeline::ParamType::Bool:
+        HESSQ_CHECK(v == "true" || v == "false", "{}: {}: '{}' must be true or false, got '{}'", where, f.pass, f.key, v);
+        f.value = v == "true";
+        used = v.size();
+        break;
+      case pipeline::ParamType::String: f.value = v; used = v.size(); break;
+    }
+    HESSQ_CHECK(used == v.size(), "{}: {}: '{}' must be {}, got '{}'", where, f.pass, f.key, pipeline::expected_str(*pi), v);
+  } catch (const std::logic_error&) {
+    HESSQ_FAIL("{}: {}: '{}' must be {}, got '{}'", where, f.pass, f.key, pipeline::expected_str(*pi), v);
+  }
+  return f;
 }
 
 // The recipe from --method and its flags, each set through the registry's checks.
 static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
   std::string method = a.method;
   if (a.smooth && method.find("smooth") == std::string::npos) {
-    // --smooth: SmoothQuant before the branch and the solver (after a rotation).
-    const bool rotate = method.starts_with("quarot+") || method.starts_with("rotate+");
+    // --smooth: SmoothQuant before the branch and the solver (after a model-scope pass: a rotation).
+    const pipeline::PassInfo* first = pipeline::find_pass(method.substr(0, method.find('+')));
+    const bool rotate = first && first->scope == pipeline::PassScope::Model && method.find('+') != std::string::npos;
     const size_t at = rotate ? method.find('+') + 1 : 0;
     method.insert(at, "smoothquant+");
   }
@@ -95,6 +137,12 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
               "--method {} needs the weight format: --bits B (weight-only INT), or --format F (weights and "
               "activations), or --wformat SPEC",
               a.method);
+  std::vector<SetFlag> sets;
+  for (const std::string& s : a.sets) {
+    sets.push_back(parse_set_flag(s));
+    HESSQ_CHECK(r.find(sets.back().pass) != nullptr, "{}: --method {} has no pass '{}'", sets.back().where, a.method,
+                sets.back().pass);
+  }
   for (pipeline::Pass& p : r.passes) {
     auto set = [&](const char* key, const pipeline::ParamValue& v, const char* flag) {
       pipeline::set_param(p, key, v, flag);
@@ -127,6 +175,8 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
       set("fallback", !a.no_rotate_fallback, "--no-rotate-fallback");
     }
     if (p.name == "smoothquant") set("tokens", a.smooth_tokens, "--smooth-tokens");
+    for (const SetFlag& f : sets)
+      if (f.pass == p.name) pipeline::set_param(p, f.key, f.value, f.where);
     if (scope == pipeline::PassScope::Branch) {
       set("rank", int64_t{a.rank}, "--rank");
       set("alloc", a.alloc, "--alloc");
@@ -323,6 +373,7 @@ static void run_quantize(const QuantizeArgs& a) {
   meta.recipe = recipe.to_json();
   meta.summary = pipeline::summarize_diagnostics(writer.diagnostics());
   meta.summary["rotation"] = rep.rotation;
+  if (!rep.hero.is_null()) meta.summary["hero"] = rep.hero;
   if (!rep.allocation.is_null()) meta.summary["allocation"] = rep.allocation;
   meta.timing = rep.timing;
   meta.timing["block_forwards"] = rep.block_forwards;
@@ -382,7 +433,8 @@ void add_quantize(CLI::App& app) {
   sub->add_option("--recipe", a->recipe, "YAML recipe: formats and passes with parameters (see below)");
   sub->add_option("--method", a->method,
                   "Passes joined by '+' instead of a recipe, e.g. rtn, gptq, awq, osaq+gptq, quarot+gptq, "
-                  "smoothquant, svdquant, arhq, arhq+gptq, quarot+arhq+gptq (rtn when no solver is named)");
+                  "smoothquant, svdquant, arhq, arhq+gptq, quarot+arhq+gptq, hero+gptq, spinquant+gptq (rtn when no "
+                  "solver is named)");
   a->o_bits = sub->add_option("--bits", a->bits, "Weight-only INT bits per weight (2..8)")->group("Weight format");
   a->o_group = sub->add_option("--group", a->group, "Inputs per scale group; 0 = per output channel")
                    ->group("Weight format");
@@ -430,6 +482,10 @@ void add_quantize(CLI::App& app) {
   sub->add_flag("--no-rotate-fallback", a->no_rotate_fallback,
                 "quarot: fail on a dimension without a known Hadamard construction instead of using a seeded random "
                 "orthogonal block")
+      ->group("Passes");
+  sub->add_option("--set", a->sets,
+                  "A pass parameter for --method, PASS.KEY=VALUE (repeatable; the registry's names, types and ranges, "
+                  "listed below), e.g. --set hero.steps=50 --set hero.every=2")
       ->group("Passes");
   sub->add_flag("--float-inputs", a->float_inputs,
                 "Calibrate every block on the float model's activations instead of the quantized blocks' outputs");

@@ -1,0 +1,102 @@
+// hessq quantize with the learned rotations (hero, spinquant) on stories260K: the optimizer's report
+// in --json and hessq.json, the saved model evaluates, identical output bytes at --threads 1 and 2,
+// and the flags' errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hessq::test {
+
+namespace {
+
+const std::string kModel = stories_bin();
+const std::string kText = shared_path("data/tinystories/tinystories_validation_head.txt");
+// 2048 calibration tokens (4 windows of 512), 256 held out; few optimizer steps: the suite stays fast.
+const std::string kCalib = " --calib " + kText + " --calib-max-chars 100000 --calib-tokens 2048 --heldout-tokens 256";
+const std::string kHero = " --method hero+gptq --bits 3 --group 32 --set hero.steps=6";
+
+// Every file of a .hessq output; of hessq.json the recipe, the learned rotation's report and the
+// rotation's kinds. The rest of hessq.json holds seconds, and per-linear loss diagnostics that differ in
+// the last bits between thread counts for every method (pipeline/solve_linear's proxy losses, not
+// part of the model); the shards hold the model and must be identical.
+std::map<std::string, std::string> output_files(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename().string()] = slurp(e.path().string());
+  const auto j = nlohmann::ordered_json::parse(files.at("hessq.json"));
+  auto rotation = j["summary"]["rotation"];
+  rotation.erase("seconds");
+  files["hessq.json"] = nlohmann::ordered_json{{"recipe", j["recipe"]}, {"hero", j["summary"]["hero"]}, {"rotation", rotation}}.dump();
+  return files;
+}
+
+}  // namespace
+
+TEST(HeroCli, QuantizeReportsEvaluatesAndIsThreadIndependent) {
+  const TempDir dir;
+  const fs::path one = dir / "t1.hessq", two = dir / "t2.hessq";
+  CliResult q1 = run_hessq("--threads 1 quantize --model " + kModel + kCalib + kHero + " --json --out " + one.string());
+  ASSERT_EQ(q1.code, 0) << q1.err;
+  CliResult q2 = run_hessq("--threads 2 quantize --model " + kModel + kCalib + kHero + " --out " + two.string());
+  ASSERT_EQ(q2.code, 0) << q2.err;
+  const auto f1 = output_files(one), f2 = output_files(two);
+  EXPECT_EQ(f1.size(), 9u);  // 6 shards (5 blocks + embedding/head), their index, tokenizer, hessq.json
+  EXPECT_TRUE(f1 == f2);     // (not EXPECT_EQ: a mismatch would print megabytes)
+  for (const auto& [name, bytes] : f1) EXPECT_TRUE(f2.count(name) && f2.at(name) == bytes) << name;
+
+  const auto j = nlohmann::json::parse(q1.out);
+  const auto& h = j["summary"]["hero"];
+  EXPECT_EQ(h["pass"], "hero");
+  EXPECT_EQ(h["steps"], 6);
+  EXPECT_EQ(h["curve"]["objective"].size(), 7u);
+  EXPECT_EQ(h["linears"].size(), 25u);
+  for (const char* k : {"loss_before", "loss_after", "kappa_before", "kappa_after", "lambda_max"})
+    EXPECT_TRUE(h["linears"][0].contains(k)) << k;
+  EXPECT_TRUE(j["timing"]["hero"].contains("optimize_s"));
+  EXPECT_EQ(j["summary"]["rotation"]["residual"]["kind"], "custom");
+  EXPECT_EQ(j["block_forwards"], j["block_forwards_expected"]);
+  EXPECT_EQ(j["recipe"]["passes"][0]["hero"]["steps"], 6);
+  const auto manifest = nlohmann::json::parse(slurp((one / "hessq.json").string()));
+  EXPECT_EQ(manifest["summary"]["hero"]["curve"], h["curve"]);
+
+  CliResult e = run_hessq("eval --model " + one.string() + " --ppl " + kText +
+                          " --skip-chars 100000 --max-chars 6000 --ctx 256 --json");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_GT(nlohmann::json::parse(e.out)["ppl"].get<double>(), 1.0);
+}
+
+TEST(HeroCli, SpinquantRuns) {
+  const TempDir dir;
+  CliResult q = run_hessq("--threads 1 quantize --model " + kModel + kCalib +
+                          " --method spinquant+rtn --bits 4 --group 32 --set spinquant.steps=3 --json --out " +
+                          (dir / "s.hessq").string());
+  ASSERT_EQ(q.code, 0) << q.err;
+  const auto h = nlohmann::json::parse(q.out)["summary"]["hero"];
+  EXPECT_EQ(h["pass"], "spinquant");
+  EXPECT_EQ(h["rho"], 0.0);
+  EXPECT_EQ(h["learn_scales"], false);
+}
+
+TEST(HeroCli, Errors) {
+  const TempDir dir;
+  const std::string base = "quantize --model " + kModel + kCalib + " --bits 3 --out " + (dir / "x.hessq").string();
+  auto expect_fail = [&](const std::string& args, const std::string& msg) {
+    CliResult r = run_hessq(base + args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_NE(r.err.find(msg), std::string::npos) << args << "\n" << r.err;
+    EXPECT_FALSE(fs::exists(dir / "x.hessq"));
+  };
+  expect_fail(" --method quarot+hero+gptq", "'rotate' and 'hero' both rotate the residual stream");
+  expect_fail(" --method hero+gptq --set hero.stepz=3", "--set hero.stepz=3: hero: unknown parameter 'stepz'");
+  expect_fail(" --method hero+gptq --set hero.steps=x", "--set hero.steps=x: hero: 'steps' must be an integer");
+  expect_fail(" --method gptq --set hero.steps=3", "--set hero.steps=3: --method gptq has no pass 'hero'");
+  expect_fail(" --method hero+gptq --group 48", "does not divide dim = 64");
+}
+
+}  // namespace hessq::test
