@@ -1,6 +1,6 @@
 // hessq quantize with the learned rotations (hero, spinquant) on stories260K: the optimizer's report
-// in --json and hessq.json, the saved model evaluates, identical output bytes at --threads 1 and 2,
-// and the flags' errors.
+// in --json and hessq.json, the saved model evaluates, identical output bytes at --threads 1 and 2 and
+// after a kill and --resume, and the flags' errors.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -49,6 +49,14 @@ TEST(HeroCli, QuantizeReportsEvaluatesAndIsThreadIndependent) {
   EXPECT_EQ(f1.size(), 9u);  // 6 shards (5 blocks + embedding/head), their index, tokenizer, hessq.json
   EXPECT_TRUE(f1 == f2);     // (not EXPECT_EQ: a mismatch would print megabytes)
   for (const auto& [name, bytes] : f1) EXPECT_TRUE(f2.count(name) && f2.at(name) == bytes) << name;
+
+  // Killed after block 2 and resumed: the pass is rerun (deterministic), blocks 0-2 are replayed.
+  const fs::path killed = dir / "k.hessq";
+  const std::string args = "--threads 1 quantize --model " + kModel + kCalib + kHero + " --out " + killed.string();
+  ASSERT_EQ(run_hessq_env("HESSQ_KILL_AFTER_BLOCK=2", args).code, 128 + 9);
+  CliResult r = run_hessq(args + " --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(output_files(killed) == f1);
 
   const auto j = nlohmann::json::parse(q1.out);
   const auto& h = j["summary"]["hero"];
