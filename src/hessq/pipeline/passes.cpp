@@ -116,7 +116,7 @@ std::vector<ParamInfo> branch_params(bool arhq, bool mult) {
 // spinquant (rotation only).
 std::vector<ParamInfo> hero_params(bool scales) {
   std::vector<ParamInfo> v = {
-      p_int("steps", "optimizer steps (Cayley on R, Adam on log d)", 1, 1000000,
+      p_int("steps", scales ? "optimizer steps (Cayley on R, Adam on log d)" : "optimizer steps (Cayley on R)", 1, 1000000,
             [](Pass& p) -> int& { return p.hero.opt.steps; }),
       p_float("lr_rotation", "Frobenius norm of each Cayley step's generator, linearly decayed", 1e-9, 0.999,
               [](Pass& p) -> double& { return p.hero.opt.lr_rotation; }),
