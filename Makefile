@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 SHARED ?= ../shared
 
-.PHONY: all deps configure build demo test bench clean
+.PHONY: all deps configure build demo test test-asan fuzz bench clean
 
 all: build
 
@@ -24,6 +24,21 @@ demo: configure
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (clang, its own build directory; the
+# same build holds the fuzz targets). Every test runs; see docs/RESULTS.md for its time.
+ASAN_BUILD ?= build-asan
+test-asan:
+	@scripts/setup-deps --sanitize
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DHESSQ_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# Each fuzz target for FUZZ_SECONDS (scripts/fuzz prints the table of executions and findings).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz $(FUZZ_SECONDS) $(ASAN_BUILD) $(SHARED)
 
 bench: build
 	@scripts/bench $(BUILD) $(SHARED)

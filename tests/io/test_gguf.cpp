@@ -309,6 +309,12 @@ TEST(Gguf, CorruptHeadersAreErrors) {
   TestGgufWriter unk;
   unk.tensor("q", {32}, 77, std::string(32, '\0'));
   check(unk.bytes(), "tensor 'q': unknown ggml type 77");
+
+  // Fuzz finding (fuzz_gguf): a zero dimension made the element count 0, so the other dimensions
+  // went unchecked and their product (2^56 x 65536) overflowed the shape's int64 element count.
+  TestGgufWriter zero;
+  zero.tensor("z", {0, 1ull << 56, 65536}, 0, "");
+  check(zero.bytes(), "tensor 'z': dimension 2 = 65536 is out of range");
 }
 
 }  // namespace

@@ -61,6 +61,11 @@ TEST(Recipe, ErrorsNameLineAndKey) {
             std::string::npos)
       << e;
 
+  // Fuzz finding (fuzz_recipe): a key that is not a scalar (here a tagged map) escaped as a yaml-cpp
+  // exception instead of an error naming the recipe.
+  e = parse_error("!tag {}:\n  - osaq: {}\n");
+  EXPECT_NE(e.find("r.yaml:1: bad conversion"), std::string::npos) << e;
+
   e = parse_error("passes:\n  - gptq:\n      bits: 4\n      bitz: 3\n");
   EXPECT_NE(e.find("r.yaml:4: gptq: unknown parameter 'bitz'"), std::string::npos) << e;
   EXPECT_NE(e.find("accepted: bits, group"), std::string::npos) << e;

@@ -1,5 +1,6 @@
 #include "hessq/io/gguf.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -216,13 +217,17 @@ class GgufParser {
     auto n_dims = read<uint32_t>(fmt::format("n_dims of tensor '{}'", info.name));
     HESSQ_CHECK(n_dims <= kMaxDims, "{}: tensor '{}': expected at most {} dims, found {}", path, info.name,
                 kMaxDims, n_dims);
-    uint64_t numel = 1;
+    // extent = the product of max(ne, 1): it bounds every partial product of the shape, so Shape's
+    // int64 numel cannot overflow even when a zero dimension makes the element count 0.
+    uint64_t numel = 1, extent = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       auto ne = read<uint64_t>(fmt::format("dims of tensor '{}'", info.name));
+      const uint64_t ne1 = std::max<uint64_t>(ne, 1);
       HESSQ_CHECK(ne <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) &&
-                      (ne == 0 || numel <= std::numeric_limits<uint64_t>::max() / 8 / ne),
+                      extent <= std::numeric_limits<uint64_t>::max() / 8 / ne1,
                   "{}: tensor '{}': dimension {} = {} is out of range", path, info.name, d, ne);
       numel *= ne;
+      extent *= ne1;
       info.shape.insert(info.shape.begin(), static_cast<int64_t>(ne));
     }
     info.type = read<uint32_t>(fmt::format("type of tensor '{}'", info.name));

@@ -271,7 +271,21 @@ void check_recipe_fits(const Recipe& r, const model::ModelConfig& cfg) {
   }
 }
 
+namespace {
+Recipe parse_recipe_yaml(const std::string& yaml_text, const std::string& source);
+}
+
 Recipe parse_recipe(const std::string& yaml_text, const std::string& source) {
+  try {
+    return parse_recipe_yaml(yaml_text, source);
+  } catch (const YAML::Exception& e) {  // a node of an unexpected kind, e.g. a sequence used as a key
+    if (e.mark.is_null()) HESSQ_FAIL("{}: {}", source, e.msg);
+    HESSQ_FAIL("{}:{}: {}", source, e.mark.line + 1, e.msg);
+  }
+}
+
+namespace {
+Recipe parse_recipe_yaml(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -318,6 +332,7 @@ Recipe parse_recipe(const std::string& yaml_text, const std::string& source) {
   validate_recipe(r);
   return r;
 }
+}  // namespace
 
 Recipe load_recipe(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -122,11 +122,16 @@ BpeConfig read_config(const json& j, const std::string& path) {
     if (static_cast<size_t>(id) >= c.tokens.size()) c.tokens.resize(id + 1);
     c.tokens[id] = text;
   };
-  for (const auto& [text, id] : model.at("vocab").items()) set_token(id.get<int64_t>(), text);
+  // An id must be a JSON integer: converting a float such as 6e64 to int64 is undefined behaviour.
+  auto id_of = [&](const json& v, const std::string& text) -> int64_t {
+    HESSQ_CHECK(v.is_number_integer(), "{}: token '{}' has id {}, expected an integer", path, text, v.dump());
+    return v.get<int64_t>();
+  };
+  for (const auto& [text, id] : model.at("vocab").items()) set_token(id_of(id, text), text);
   for (const json& m : model.value("merges", json::array())) c.merges.push_back(parse_merge(m, path));
   for (const json& t : j.value("added_tokens", json::array())) {
-    int64_t id = t.at("id").get<int64_t>();
     std::string content = t.at("content").get<std::string>();
+    int64_t id = id_of(t.at("id"), content);
     set_token(id, content);
     c.added.push_back({content, static_cast<int>(id), t.value("special", false)});
   }
