@@ -44,7 +44,8 @@ constexpr double kSnrTol = 1e-3;  // dB; fp32 GEMM in the study vs double in the
 
 TEST_F(LayerSnrTest, BaselineAndArhqMatchAnIndependentRecomputation) {
   const auto st = eval::study_linear(c, opt());
-  const auto& f = opt().formats[0];
+  const auto options = opt();  // opt() returns by value: hold it, or f dangles
+  const auto& f = options.formats[0];
   const Md Qx = methods::fake_quant_padded(f.x, p.X_eval).cast<double>();
   const auto* base = find(st, "baseline", "raw", 0);
   ASSERT_TRUE(base);

@@ -130,8 +130,13 @@ TEST(Gptq, IdentityHessianEqualsRtn) {
   }
 }
 
-// Lazy batch updates only reorder the same sums, so the codes should match; the stored floats can
-// differ only where a float reassociation moves a value across a rounding boundary (none here).
+// Lazy batch updates only reorder the same sums, so the codes match except where a reassociated sum
+// moves a value across a rounding boundary: that code flips and GPTQ's error feedback carries the
+// difference into the row's later columns, so a few codes of that row may follow. Whether it happens
+// depends on the compiler and kernels (none with gcc -O3; 14 of 8192 codes and 3e-5 relative loss with
+// clang -O2 under sanitizers), so the bounds are: at most 1% of the codes, loss within 1e-3 relative
+// (the loss is a sum over all codes; a few flipped codes move it by ~1e-5).
+constexpr double kBlockFlipFraction = 0.01, kBlockLossRelTol = 1e-3;
 TEST(Gptq, BlockSizeDoesNotChangeCodes) {
   const auto P = make_problem();
   for (const char* name : {"int4", "int3-g32", "int2-asym-g32"})
@@ -147,9 +152,9 @@ TEST(Gptq, BlockSizeDoesNotChangeCodes) {
         for (int block : {7, 32, 128}) {
           opt.block = block;
           const QuantizedWeight fast = solve_gptq(P.W, P.H, spec, opt);
-          EXPECT_EQ((fast.W_q.array() != plain.W_q.array()).count(), 0)
+          EXPECT_LE((fast.W_q.array() != plain.W_q.array()).count(), kBlockFlipFraction * plain.W_q.size())
               << name << " block " << block << " static " << static_groups << " act_order " << act_order;
-          EXPECT_NEAR(fast.proxy_loss, plain.proxy_loss, kLossRelTol * plain.proxy_loss);
+          EXPECT_NEAR(fast.proxy_loss, plain.proxy_loss, kBlockLossRelTol * plain.proxy_loss);
         }
       }
 }

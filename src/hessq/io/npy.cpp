@@ -108,7 +108,7 @@ NpyArray read_npy(const std::string& path) {
   HESSQ_CHECK(data_bytes == static_cast<size_t>(n) * sizeof(float), "{}: {} data bytes, shape {} needs {}", path,
               data_bytes, dims, n * 4);
   a.data.resize(n);
-  std::memcpy(a.data.data(), bytes.data() + offset + header_len, data_bytes);
+  if (data_bytes > 0) std::memcpy(a.data.data(), bytes.data() + offset + header_len, data_bytes);  // n = 0: no buffer
   return a;
 }
 
