@@ -3,9 +3,13 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <iterator>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "test_util.hpp"
 
@@ -36,5 +40,19 @@ inline CliResult run_hessq_env(const std::string& env, const std::string& args) 
 }
 
 inline CliResult run_hessq(const std::string& args) { return run_hessq_env("", args); }
+
+// Every file of a .hessq output directory by name, with hessq.json's measured seconds and memory
+// (its "timing" object and the rotation's "seconds") removed: what must be identical between two
+// runs of the same command at any --threads.
+inline std::map<std::string, std::string> output_files(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    files[e.path().filename().string()] = slurp(e.path().string());
+  auto j = nlohmann::ordered_json::parse(files.at("hessq.json"));
+  j.erase("timing");
+  if (j["summary"].contains("rotation") && j["summary"]["rotation"].is_object()) j["summary"]["rotation"].erase("seconds");
+  files["hessq.json"] = j.dump();
+  return files;
+}
 
 }  // namespace hessq::test

@@ -22,20 +22,6 @@ const std::string kText = shared_path("data/tinystories/tinystories_validation_h
 const std::string kCalib = " --calib " + kText + " --calib-max-chars 100000 --calib-tokens 2048 --heldout-tokens 256";
 const std::string kHero = " --method hero+gptq --bits 3 --group 32 --set hero.steps=6";
 
-// Every file of a .hessq output; of hessq.json the recipe, the learned rotation's report and the
-// rotation's kinds. The rest of hessq.json holds seconds, and per-linear loss diagnostics that differ in
-// the last bits between thread counts for every method (pipeline/solve_linear's proxy losses, not
-// part of the model); the shards hold the model and must be identical.
-std::map<std::string, std::string> output_files(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& e : fs::directory_iterator(dir)) files[e.path().filename().string()] = slurp(e.path().string());
-  const auto j = nlohmann::ordered_json::parse(files.at("hessq.json"));
-  auto rotation = j["summary"]["rotation"];
-  rotation.erase("seconds");
-  files["hessq.json"] = nlohmann::ordered_json{{"recipe", j["recipe"]}, {"hero", j["summary"]["hero"]}, {"rotation", rotation}}.dump();
-  return files;
-}
-
 }  // namespace
 
 TEST(HeroCli, QuantizeReportsEvaluatesAndIsThreadIndependent) {

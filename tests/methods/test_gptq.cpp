@@ -14,11 +14,15 @@
 #include "hessq/methods/rtn.hpp"
 #include "problems.hpp"
 
+extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
+
 namespace hessq::methods {
 namespace {
 
 using formats::parse_spec;
 using test::make_problem;
+using test::ProblemShape;
 using test::expect_error;
 using test::output_error;
 
@@ -220,16 +224,23 @@ TEST(Gptq, PackIntRoundTripsBitwise) {
     }
 }
 
-// Rows run in parallel but each row is sequential, and the GEMM splits only output tiles: the bytes
-// must not depend on the thread count.
+// Rows run in parallel but each row is sequential, the GEMMs split rows into fixed chunks and
+// LAPACK runs serially (kernels/gemm_f32.hpp): the bytes must not depend on the OpenMP thread count
+// nor on the caller's OpenBLAS thread count. n = 1024 is wide enough that OpenBLAS's threaded potrf
+// would take its parallel algorithm (measured: 1 vs 2 threads differ in most entries of the factor).
 TEST(Gptq, DeterministicAcrossThreadCounts) {
-  const auto P = make_problem();
-  const int saved = omp_get_max_threads();
+  ProblemShape shape;
+  shape.m = 96, shape.n = 1024, shape.rank = 768, shape.tokens = 1536;
+  const auto P = make_problem(shape);
+  const int saved = omp_get_max_threads(), saved_blas = openblas_get_num_threads();
   omp_set_num_threads(1);
+  openblas_set_num_threads(1);
   const QuantizedWeight a = solve_gptq(P.W, P.H, parse_spec("int3-g32"), {});
   omp_set_num_threads(3);
+  openblas_set_num_threads(2);
   const QuantizedWeight b = solve_gptq(P.W, P.H, parse_spec("int3-g32"), {});
   omp_set_num_threads(saved);
+  openblas_set_num_threads(saved_blas);
   EXPECT_TRUE(a.W_q == b.W_q);
   EXPECT_EQ(a.proxy_loss, b.proxy_loss);
 }

@@ -23,10 +23,10 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
 }
 
 void apply_global_options(const GlobalOptions& g) {
-  if (g.threads > 0) {
-    openblas_set_num_threads(g.threads);
-    omp_set_num_threads(g.threads);
-  }
+  // BLAS and LAPACK run on one thread, hessq's own OpenMP loops over fixed-size pieces use --threads:
+  // the output does not depend on the thread count (kernels/gemm_f32.hpp).
+  openblas_set_num_threads(1);
+  if (g.threads > 0) omp_set_num_threads(g.threads);
   spdlog::set_level(g.quiet ? spdlog::level::err : g.verbose ? spdlog::level::debug : spdlog::level::info);
   Progress::set_quiet(g.quiet);
 }

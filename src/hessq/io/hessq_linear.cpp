@@ -1,10 +1,10 @@
 #include "hessq/io/hessq_linear.hpp"
 
-#include <cblas.h>
 
 #include <cstring>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/core/half.hpp"
 #include "hessq/model/layout.hpp"
 
@@ -244,8 +244,7 @@ Tensor float_equivalent_weight(const model::Linear& lin, const std::string& name
   if (s.act && s.act->lowrank()) {          // W_q + B A^T (fp32 GEMM: a float checkpoint's precision)
     const model::LowRankBranch& L = *s.act->lowrank();
     const int r = L.rank();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), r, 1.0f, L.B.ptr(),
-                r, L.A.ptr(), r, 1.0f, W.ptr(), static_cast<int>(n));
+    kernels::gemm_f32_rows(false, true, m, n, r, 1.0f, L.B.ptr(), r, L.A.ptr(), r, 1.0f, W.ptr(), n);
   }
   if (s.act && s.act->smooth())  // the layer sees x / s
     for (int64_t i = 0; i < m; ++i)
@@ -256,8 +255,7 @@ Tensor float_equivalent_weight(const model::Linear& lin, const std::string& name
   for (int64_t j = 0; j < n; ++j) I[j * n + j] = 1.0f;
   s.hadamard->rotate_input(I.data(), static_cast<int>(n), M.data());
   Tensor out = Tensor::zeros({m, n});
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(n),
-              1.0f, W.ptr(), static_cast<int>(n), M.data(), static_cast<int>(n), 0.0f, out.ptr(), static_cast<int>(n));
+  kernels::gemm_f32_rows(false, true, m, n, n, 1.0f, W.ptr(), n, M.data(), n, 0.0f, out.ptr(), n);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 
 namespace hessq::linalg {
 
@@ -22,6 +23,7 @@ Eigh eigh(const Mat& A) {
   e.values.resize(A.rows());
   const lapack_int n = static_cast<lapack_int>(A.rows());
   if (n == 0) return e;
+  const kernels::SerialBlas serial;  // threaded LAPACK depends on the thread count
   lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'L', n, e.vectors.data(), n, e.values.data());
   HESSQ_CHECK(info == 0, "eigh: LAPACK dsyevd failed on a {}x{} matrix (info {})", n, n, info);
   return e;
@@ -37,6 +39,7 @@ Svd svd(const Mat& A) {
   s.S.resize(k);
   Mat Vt(k, n);
   if (k == 0) return s;
+  const kernels::SerialBlas serial;
   lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, a.data(), m, s.S.data(), s.U.data(), m, Vt.data(), k);
   HESSQ_CHECK(info == 0, "svd: LAPACK dgesdd failed on a {}x{} matrix (info {})", m, n, info);
   s.V = Vt.transpose();
@@ -95,6 +98,7 @@ void cholesky_upper_in_place(Mat& A) {
   for (lapack_int j = 0; j < n; ++j)  // the upper triangle: the only part potrf reads
     HESSQ_CHECK(A.col(j).head(j + 1).allFinite(), "cholesky: the {}x{} input has NaN or Inf entries", n, n);
   if (n == 0) return;
+  const kernels::SerialBlas serial;
   lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', n, A.data(), n);
   HESSQ_CHECK(info == 0, "cholesky: the {}x{} matrix is not positive definite (leading minor {} fails)", n, n, info);
 }
@@ -103,6 +107,7 @@ void cholesky_inverse_in_place(Mat& U) {
   check_square(U, "spd_inverse");
   const lapack_int n = static_cast<lapack_int>(U.rows());
   if (n == 0) return;
+  const kernels::SerialBlas serial;
   lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'U', n, U.data(), n);
   HESSQ_CHECK(info == 0, "spd_inverse: LAPACK dpotri failed on a {}x{} matrix (info {})", n, n, info);
 }
@@ -111,6 +116,7 @@ void upper_triangular_inverse_in_place(Mat& R) {
   check_square(R, "triangular inverse");
   const lapack_int n = static_cast<lapack_int>(R.rows());
   if (n == 0) return;
+  const kernels::SerialBlas serial;
   const lapack_int info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'U', 'N', n, R.data(), n);
   HESSQ_CHECK(info == 0, "triangular inverse: diagonal entry {} of the {}x{} matrix is zero", info, n, n);
 }

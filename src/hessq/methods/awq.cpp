@@ -1,12 +1,12 @@
 #include "hessq/methods/awq.hpp"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/methods/gptq.hpp"
 #include "hessq/methods/rtn.hpp"
 
@@ -21,9 +21,7 @@ namespace {
 // values go to `rows` when given, the sum is returned. Accumulated in double.
 double trace_f(const float* D, int64_t m, int64_t k, int64_t ldD, const MatRF& Hf, double* rows = nullptr) {
   MatRF DH(m, k);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(k),
-              static_cast<int>(k), 1.0f, D, static_cast<int>(ldD), Hf.data(), static_cast<int>(k), 0.0f, DH.data(),
-              static_cast<int>(k));
+  kernels::gemm_f32_rows(false, false, m, k, k, 1.0f, D, ldD, Hf.data(), k, 0.0f, DH.data(), k);
   double t = 0;
   for (int64_t r = 0; r < m; ++r) {
     double tr = 0;

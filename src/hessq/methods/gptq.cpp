@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/methods/rtn.hpp"
 
 namespace hessq::methods {
@@ -253,9 +254,7 @@ QuantizedWeight solve_gptq(const MatF& W_in, linalg::Mat&& H_given, const QuantS
       }
     }
     if (i2 < n)  // W[:, i2:] -= Err U[i1:i2, i2:]
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n - i2),
-                  static_cast<int>(cnt), -1.0f, Err.data(), static_cast<int>(ldE), &U(i1, i2), static_cast<int>(n),
-                  1.0f, &Wp(0, i2), static_cast<int>(n));
+      kernels::gemm_f32_rows(false, false, m, n - i2, cnt, -1.0f, Err.data(), ldE, &U(i1, i2), n, 1.0f, &Wp(0, i2), n);
   }
 
   QuantizedWeight out;

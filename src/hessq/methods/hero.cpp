@@ -10,6 +10,7 @@
 #include "hessq/core/error.hpp"
 #include "hessq/core/random.hpp"
 #include "hessq/core/timer.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/linalg/stiefel.hpp"
 #include "hessq/methods/layer_quant.hpp"
 #include "hessq/methods/rtn.hpp"
@@ -26,7 +27,7 @@ using VecT = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 constexpr int64_t kRowBlock = 16;   // max_rows keeps whole 16-row blocks (NVFP4 16 x 16 tiles)
 constexpr double kOrthoTol = 1e-6;  // R0 / R accepted as orthogonal, as transforms::custom_rotation
 
-// ---- Products, all through OpenBLAS (its results do not depend on the thread count) ----
+// ---- Products, all through OpenBLAS, on one thread (SerialBlas) ----
 
 // op(A) B, A column-major [a_rows, a_cols] (op = transpose when ta), B [k, p].
 template <class T>
@@ -49,11 +50,11 @@ MatF times_rotation(const MatF& W, const MatF& Rf) {
   return C;
 }
 
-// E^T E [n, n] for row-major E [m, n] (ssyrk, then the lower triangle mirrored).
+// E^T E [n, n] for row-major E [m, n] (sgemm, then the lower triangle mirrored for exact symmetry).
 MatF gram(const MatF& E) {
   const int m = static_cast<int>(E.rows()), n = static_cast<int>(E.cols());
   MatF G(n, n);
-  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, n, m, 1.0f, E.data(), n, 0.0f, G.data(), n);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, m, 1.0f, E.data(), n, E.data(), n, 0.0f, G.data(), n);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < i; ++j) G(i, j) = G(j, i);
   return G;
@@ -354,6 +355,7 @@ HeroOptions spinquant_options(HeroOptions opt) {
 
 HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R0, const formats::QuantSpec& wq,
                          const HeroOptions& opt) {
+  const kernels::SerialBlas serial;  // 100 Cayley steps amplify a last-bit difference (gemm_f32.hpp)
   const auto t_start = Clock::now();
   check_options(opt, true);
   formats::validate(wq);
@@ -420,6 +422,7 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
 
 HeroTerms evaluate_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R, const std::vector<linalg::Vec>& d,
                         const formats::QuantSpec& wq, const HeroOptions& opt) {
+  const kernels::SerialBlas serial;
   check_options(opt, false);
   formats::validate(wq);
   check_rotation(R, "R");

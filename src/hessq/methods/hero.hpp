@@ -62,8 +62,9 @@
 //   per row, 16 x 16 NVFP4 tiles stay whole; the loss is then an estimate over those rows). Per step:
 //   4 dim^2 sum_i m_i flops (W R in sgemm, E^T E in ssyrk) + 4 dim^3 per group + ~2 dim^3 per
 //   fixed-point iteration of the Cayley step (about 10).
-// - Deterministic: every matrix product goes through OpenBLAS (Eigen's GEMM blocking depends on the
-//   thread count), fake_quant is thread-count independent, sums run in a fixed order. The power
+// - Deterministic: every matrix product goes through OpenBLAS on one thread (Eigen's GEMM blocking,
+//   and some OpenBLAS kernels' threading, depend on the thread count), fake_quant is thread-count
+//   independent, sums run in a fixed order. The power
 //   iteration starts from a vector seeded by `seed` and the group index, then warm-starts.
 #pragma once
 #include <cstdint>

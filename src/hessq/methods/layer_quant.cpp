@@ -1,11 +1,11 @@
 #include "hessq/methods/layer_quant.hpp"
 
-#include <cblas.h>
 
 #include <cmath>
 #include <limits>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 
 namespace hessq::methods {
 
@@ -69,9 +69,8 @@ MatF matmul_nt(const MatF& A, const MatF& B) {
   MatF C(A.rows(), B.rows());
   if (C.size() == 0) return C;
   if (A.cols() == 0) return MatF::Zero(A.rows(), B.rows());
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(A.rows()), static_cast<int>(B.rows()),
-              static_cast<int>(A.cols()), 1.0f, A.data(), static_cast<int>(A.cols()), B.data(),
-              static_cast<int>(B.cols()), 0.0f, C.data(), static_cast<int>(C.cols()));
+  kernels::gemm_f32_rows(false, true, A.rows(), B.rows(), A.cols(), 1.0f, A.data(), A.cols(), B.data(), B.cols(), 0.0f,
+                         C.data(), C.cols());
   return C;
 }
 

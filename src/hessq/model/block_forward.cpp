@@ -1,12 +1,14 @@
 #include "hessq/model/block_forward.hpp"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 
 namespace hessq::model {
 
@@ -80,18 +82,26 @@ void apply_rope(const ModelConfig& c, const RopeTable& rope, float* x, int n_hea
 }
 
 // Causal attention of the n new queries in s.q over cache positions [0, pos + t]; result in s.att.
+// Heads run in parallel (each a serial sgemm pair on its own slice of s.scores), so the result does
+// not depend on the thread count (kernels/gemm_f32.hpp).
 void attention(const ModelConfig& c, const LayerCache& cache, int n, int pos, BlockScratch& s) {
   const int hd = c.head_dim, kv_dim = c.kv_dim(), q_dim = c.q_dim();
   const int total = pos + n, group = c.n_heads / c.n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  s.scores.resize(static_cast<size_t>(n) * total);
+  const bool parallel = static_cast<int64_t>(n) * total * hd >= (int64_t{1} << 16);
+  const int slices = parallel ? std::min(c.n_heads, omp_get_max_threads()) : 1;
+  const size_t slice = static_cast<size_t>(n) * total;
+  s.scores.resize(slice * slices);
+  const kernels::SerialBlas serial;
+#pragma omp parallel for schedule(static) num_threads(slices) if (parallel)
   for (int h = 0; h < c.n_heads; ++h) {
     const int g = h / group;
+    float* scores = s.scores.data() + slice * (parallel ? omp_get_thread_num() : 0);
     // S = Q_h K_g^T * scale: [n, total]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, total, hd, scale, &s.q[h * hd], q_dim,
-                cache.k.data() + g * hd, kv_dim, 0.0f, s.scores.data(), total);
+                cache.k.data() + g * hd, kv_dim, 0.0f, scores, total);
     for (int t = 0; t < n; ++t) {  // mask the future, softmax over the visible prefix
-      float* row = &s.scores[static_cast<size_t>(t) * total];
+      float* row = &scores[static_cast<size_t>(t) * total];
       const int visible = pos + t + 1;
       const float mx = *std::max_element(row, row + visible);
       double sum = 0;
@@ -101,7 +111,7 @@ void attention(const ModelConfig& c, const LayerCache& cache, int n, int pos, Bl
       std::fill(row + visible, row + total, 0.0f);
     }
     // O_h = P V_g: [n, hd]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, total, 1.0f, s.scores.data(), total,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, total, 1.0f, scores, total,
                 cache.v.data() + g * hd, kv_dim, 0.0f, &s.att[h * hd], q_dim);
   }
 }

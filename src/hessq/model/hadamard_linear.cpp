@@ -1,12 +1,12 @@
 #include "hessq/model/hadamard_linear.hpp"
 
-#include <cblas.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/kernels/fwht.hpp"
 
 namespace hessq::model {
@@ -33,8 +33,7 @@ void HadamardLinear::rotate_input(const float* x, int n_tokens, float* out) cons
   }
   // Step 1: every length-b block times B: [n_tokens 2^k, b] x [b, b].
   const int rows = n_tokens << k_;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, static_cast<int>(b), static_cast<int>(b), 1.0f, x,
-              static_cast<int>(b), B_.ptr(), static_cast<int>(b), 0.0f, out, static_cast<int>(b));
+  kernels::gemm_f32_rows(false, false, rows, b, b, 1.0f, x, b, B_.ptr(), b, 0.0f, out, b);
   // Step 2: H_{2^k} / 2^(k/2) across the blocks.
   if (k_ > 0) kernels::fwht_f32(out, n_tokens, k_, b, norm);
 }

@@ -1,8 +1,7 @@
 #include "hessq/model/linear.hpp"
 
-#include <cblas.h>
-
 #include "hessq/core/error.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/kernels/gemv_f32.hpp"
 
 namespace hessq::model {
@@ -31,7 +30,7 @@ void DenseLinear::forward(const float* x, int n_tokens, float* y) const {
   if (n_tokens == 1) {  // decode: a matrix-vector product, memory-bound on W
     kernels::gemv_f32(W_.ptr(), x, y, m, n);
   } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, m, n, 1.0f, x, n, W_.ptr(), n, 0.0f, y, m);
+    kernels::gemm_f32_rows(false, true, n_tokens, m, n, 1.0f, x, n, W_.ptr(), n, 0.0f, y, m);
   }
   if (bias_) {
     const float* b = bias_->ptr();

@@ -7,6 +7,7 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/core/timer.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/methods/arhq_refine.hpp"
 #include "hessq/methods/awq.hpp"
 #include "hessq/methods/gptq.hpp"
@@ -80,6 +81,7 @@ methods::QuantizedWeight run_solver(const Recipe& r, const MatF& W_in, const lin
 }  // namespace
 
 LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
+  const kernels::SerialBlas serial;  // every solver's BLAS calls on one thread (kernels/gemm_f32.hpp)
   HESSQ_CHECK(p.W != nullptr && p.H != nullptr, "{}: missing weight or statistics", p.name);
   const MatF& W = *p.W;
   const MatF& W_ref = p.W_ref ? *p.W_ref : W;
