@@ -7,17 +7,9 @@
 #include <vector>
 
 #include "hessq/kernels/fwht.hpp"
+#include "kernels/seeded.hpp"
 
 namespace hessq::kernels {
-
-static std::vector<float> seeded(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<float>(static_cast<int32_t>(seed)) * 0x1.0p-31f;  // [-1, 1)
-  }
-  return v;
-}
 
 // y = scale * x (H_{2^k} ⊗ I_b) in double: y[a' b + c] = scale * sum_a H[a][a'] x[a b + c].
 static std::vector<double> reference(const std::vector<float>& x, int k, int64_t b, double scale) {

@@ -7,20 +7,12 @@
 #include <vector>
 
 #include "hessq/kernels/gemm_f32.hpp"
+#include "kernels/seeded.hpp"
 
 extern "C" int openblas_get_num_threads(void);
 extern "C" void openblas_set_num_threads(int);
 
 namespace hessq::kernels {
-
-static std::vector<float> seeded(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<float>(static_cast<int32_t>(seed)) * 0x1.0p-31f;  // [-1, 1)
-  }
-  return v;
-}
 
 struct Problem {
   bool ta, tb;

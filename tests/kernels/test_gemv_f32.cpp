@@ -5,17 +5,9 @@
 #include <vector>
 
 #include "hessq/kernels/gemv_f32.hpp"
+#include "kernels/seeded.hpp"
 
 namespace hessq::kernels {
-
-static std::vector<float> seeded(size_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<float>(static_cast<int32_t>(seed)) * 0x1.0p-31f;  // [-1, 1)
-  }
-  return v;
-}
 
 // Shapes cover the 4-row kernel remainder, the vector tail and the threaded path.
 TEST(GemvF32, MatchesDoubleReferenceOnEveryIsa) {
