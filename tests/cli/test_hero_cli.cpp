@@ -75,6 +75,26 @@ TEST(HeroCli, SpinquantRuns) {
   EXPECT_EQ(h["pass"], "spinquant");
   EXPECT_EQ(h["rho"], 0.0);
   EXPECT_EQ(h["learn_scales"], false);
+
+  // The optimizer's curve as an SVG chart: one polyline per series (objective, quantization term),
+  // one point per step (0..3).
+  const fs::path svg = dir / "curve.svg";
+  CliResult c = run_hessq("inspect " + (dir / "s.hessq").string() + " --curve-svg " + svg.string());
+  ASSERT_EQ(c.code, 0) << c.err;
+  const std::string text = slurp(svg.string());
+  EXPECT_EQ(text.rfind("<svg", 0), 0u);
+  size_t polylines = 0;
+  for (size_t at = text.find("<polyline"); at != std::string::npos; at = text.find("<polyline", at + 1)) ++polylines;
+  EXPECT_EQ(polylines, 2u);
+  EXPECT_NE(text.find("spinquant: best step"), std::string::npos);
+  // A model without a learned rotation: a clear error, no file.
+  CliResult r = run_hessq("--threads 1 quantize --model " + kModel + kCalib + " --method rtn --bits 4 --out " +
+                          (dir / "r.hessq").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  CliResult bad = run_hessq("inspect " + (dir / "r.hessq").string() + " --curve-svg " + (dir / "none.svg").string());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("no learned rotation's curve"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir / "none.svg"));
 }
 
 TEST(HeroCli, Errors) {

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include "hessq/cli/common.hpp"
+#include "hessq/core/atomic_file.hpp"
+#include "hessq/core/error.hpp"
+#include "hessq/eval/rotation_curve.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/gguf.hpp"
 #include "hessq/io/hessq_format.hpp"
@@ -16,6 +19,7 @@ namespace hessq::cli {
 struct InspectArgs {
   std::string path;
   bool tensors = false;
+  std::string curve_svg;
 };
 
 // A .hessq directory: its recipe, formats and bits per weight (from hessq.json).
@@ -111,7 +115,17 @@ void add_inspect(CLI::App& app) {
   auto* sub = app.add_subcommand("inspect", "Print a checkpoint's config and tensors (.bin, HF dir, .safetensors, .gguf)");
   sub->add_option("path", a->path, "Model file or directory")->required();
   sub->add_flag("-t,--tensors", a->tensors, "List every tensor with its shape");
+  sub->add_option("--curve-svg", a->curve_svg,
+                  "A .hessq quantized with hero or spinquant: write the optimizer's objective per step as an SVG chart");
   sub->callback([a] {
+    if (!a->curve_svg.empty()) {
+      HESSQ_CHECK(io::is_hessq_dir(a->path), "--curve-svg: {} is not a .hessq directory", a->path);
+      const nlohmann::ordered_json j = io::read_hessq_manifest(a->path);
+      const nlohmann::ordered_json none;
+      const auto& hero = j.contains("summary") && j["summary"].contains("hero") ? j["summary"]["hero"] : none;
+      write_file_atomic(a->curve_svg, eval::rotation_curve_svg(hero, a->path + "/hessq.json"));
+      fmt::print("wrote {}\n", a->curve_svg);
+    }
     if (a->path.ends_with(".gguf")) return print_gguf(a->path, a->tensors);
     if (a->path.ends_with(".safetensors")) return print_safetensors(a->path);
     print_model(a->path, a->tensors);
