@@ -94,6 +94,28 @@ TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
   j["linears"][0]["stored_shape"] = {64, 128};
   std::ofstream(manifest) << j.dump(2);
   EXPECT_THROW(io::load_model(dir.string()), Error);
+  // Values of unexpected JSON types are hessq errors naming the manifest (fuzz_hessq_manifest found
+  // a "format" that is an object escaping as a JSON library exception).
+  auto expect_error_naming_manifest = [&](const nlohmann::ordered_json& bad, const std::string& what) {
+    std::ofstream(manifest) << bad.dump(2);
+    try {
+      io::load_model(dir.string());
+      FAIL() << what << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(manifest.string()), std::string::npos) << what << ": " << e.what();
+    }
+  };
+  j = io::read_hessq_manifest(dir.string());
+  j["linears"][0]["shape"] = {64, 64};
+  nlohmann::ordered_json bad = j;
+  bad["format"] = {{"arch", "llama"}};
+  expect_error_naming_manifest(bad, "an object as \"format\"");
+  bad = j;
+  bad["linears"][0]["name"] = 7;
+  expect_error_naming_manifest(bad, "a number as a linear's name");
+  bad = j;
+  bad.erase("config");
+  expect_error_naming_manifest(bad, "a manifest without \"config\"");
 }
 
 TEST(HessqFormat, MissingOutputDirectoryLeavesNothing) {

@@ -407,7 +407,7 @@ void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta&
 json read_hessq_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / kHessqManifestFile).string();
   json j = read_json(path);
-  HESSQ_CHECK(j.value("format", "") == "hessq", "{}: \"format\" must be \"hessq\"", path);
+  HESSQ_CHECK(j.is_object() && j.contains("format") && j["format"] == "hessq", "{}: \"format\" must be \"hessq\"", path);
   const int version = get_field<int>(j, "format_version", path);
   HESSQ_CHECK(version >= 1 && version <= kHessqFormatVersion,
               "{}: .hessq format version {} is newer than this hessq ({}, commit {}) reads (version {}); "
@@ -424,9 +424,7 @@ struct HessqContents {
   std::map<std::string, std::shared_ptr<model::Linear>> quantized;  // by linear name
 };
 
-HessqContents read_contents(const std::string& dir) {
-  const json j = read_hessq_manifest(dir);
-  const std::string manifest = (fs::path(dir) / kHessqManifestFile).string();
+HessqContents read_contents_unchecked(const std::string& dir, const json& j, const std::string& manifest) {
   HessqContents out;
   out.ck.cfg = model_config_from_json(j.at("config"), manifest + " config");
   const fs::path single = fs::path(dir) / kSingleWeightsFile;
@@ -449,6 +447,18 @@ HessqContents read_contents(const std::string& dir) {
     out.ck.tensors[name] = t.to_f32(false);
   }
   return out;
+}
+
+// A manifest whose values have unexpected JSON types (a record field that is a number where a
+// string belongs, say) is an error naming the manifest, not a JSON library exception.
+HessqContents read_contents(const std::string& dir) {
+  const json j = read_hessq_manifest(dir);
+  const std::string manifest = (fs::path(dir) / kHessqManifestFile).string();
+  try {
+    return read_contents_unchecked(dir, j, manifest);
+  } catch (const nlohmann::json::exception& e) {
+    HESSQ_FAIL("{}: unexpected structure: {}", manifest, e.what());
+  }
 }
 
 }  // namespace
