@@ -116,6 +116,16 @@ TEST(HessqFormat, RefusesNewerVersionsAndBadFiles) {
   bad = j;
   bad.erase("config");
   expect_error_naming_manifest(bad, "a manifest without \"config\"");
+  // Integer fields holding floats (1e125 to int is undefined behaviour: fuzz_hessq_manifest).
+  bad = j;
+  bad["format_version"] = 1e125;
+  expect_error_naming_manifest(bad, "a float format_version");
+  bad = j;
+  bad["linears"][0]["layer"] = 2.5;
+  expect_error_naming_manifest(bad, "a float layer index");
+  bad = j;
+  bad["linears"][0]["shape"] = {64.0, 1e30};
+  expect_error_naming_manifest(bad, "a float in a shape");
 }
 
 TEST(HessqFormat, MissingOutputDirectoryLeavesNothing) {

@@ -15,6 +15,7 @@
 #include "hessq/core/error.hpp"
 #include "hessq/io/hessq_linear.hpp"
 #include "hessq/io/hf_config.hpp"
+#include "hessq/io/json_field.hpp"
 #include "hessq/io/safetensors.hpp"
 #include "hessq/model/layout.hpp"
 
@@ -39,16 +40,6 @@ std::string hessq_partial_dir(const std::string& dir) {
 }
 
 // ---- config <-> JSON --------------------------------------------------------------------------------
-
-template <class T>
-static T get_field(const nlohmann::json& j, const char* key, const std::string& source) {
-  HESSQ_CHECK(j.is_object() && j.contains(key), "{}: missing field \"{}\"", source, key);
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", source, key, j.at(key).dump());
-  }
-}
 
 json model_config_json(const model::ModelConfig& c) {
   json j;
@@ -82,37 +73,37 @@ json model_config_json(const model::ModelConfig& c) {
 
 model::ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& source) {
   model::ModelConfig c;
-  const std::string arch = get_field<std::string>(j, "arch", source);
+  const std::string arch = json_field<std::string>(j, "arch", source);
   bool known = false;
   for (model::Arch a : {model::Arch::Llama, model::Arch::Mistral, model::Arch::Qwen2, model::Arch::Qwen3})
     if (arch == model::arch_name(a)) c.arch = a, known = true;
   HESSQ_CHECK(known, "{}: unknown arch \"{}\"", source, arch);
-  c.dim = get_field<int>(j, "dim", source);
-  c.hidden_dim = get_field<int>(j, "hidden_dim", source);
-  c.n_layers = get_field<int>(j, "n_layers", source);
-  c.n_heads = get_field<int>(j, "n_heads", source);
-  c.n_kv_heads = get_field<int>(j, "n_kv_heads", source);
-  c.head_dim = get_field<int>(j, "head_dim", source);
-  c.vocab_size = get_field<int>(j, "vocab_size", source);
-  c.max_seq_len = get_field<int>(j, "max_seq_len", source);
-  c.rope_theta = get_field<double>(j, "rope_theta", source);
-  const std::string style = get_field<std::string>(j, "rope_style", source);
+  c.dim = json_field<int>(j, "dim", source);
+  c.hidden_dim = json_field<int>(j, "hidden_dim", source);
+  c.n_layers = json_field<int>(j, "n_layers", source);
+  c.n_heads = json_field<int>(j, "n_heads", source);
+  c.n_kv_heads = json_field<int>(j, "n_kv_heads", source);
+  c.head_dim = json_field<int>(j, "head_dim", source);
+  c.vocab_size = json_field<int>(j, "vocab_size", source);
+  c.max_seq_len = json_field<int>(j, "max_seq_len", source);
+  c.rope_theta = json_field<double>(j, "rope_theta", source);
+  const std::string style = json_field<std::string>(j, "rope_style", source);
   HESSQ_CHECK(style == "interleaved" || style == "half", "{}: rope_style must be interleaved or half, got \"{}\"",
               source, style);
   c.rope_style = style == "interleaved" ? model::RopeStyle::Interleaved : model::RopeStyle::Half;
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
     const auto& s = j["rope_scaling"];
     const std::string src = source + " rope_scaling";
-    c.rope_scaling = model::RopeScaling{get_field<double>(s, "factor", src), get_field<double>(s, "low_freq_factor", src),
-                                        get_field<double>(s, "high_freq_factor", src),
-                                        get_field<int>(s, "original_max_position", src)};
+    c.rope_scaling = model::RopeScaling{json_field<double>(s, "factor", src), json_field<double>(s, "low_freq_factor", src),
+                                        json_field<double>(s, "high_freq_factor", src),
+                                        json_field<int>(s, "original_max_position", src)};
   }
-  c.norm_eps = get_field<double>(j, "norm_eps", source);
-  c.tie_embeddings = get_field<bool>(j, "tie_embeddings", source);
-  c.qkv_bias = get_field<bool>(j, "qkv_bias", source);
-  c.qk_norm = get_field<bool>(j, "qk_norm", source);
-  c.bos_id = get_field<int>(j, "bos_id", source);
-  c.eos_id = get_field<int>(j, "eos_id", source);
+  c.norm_eps = json_field<double>(j, "norm_eps", source);
+  c.tie_embeddings = json_field<bool>(j, "tie_embeddings", source);
+  c.qkv_bias = json_field<bool>(j, "qkv_bias", source);
+  c.qk_norm = json_field<bool>(j, "qk_norm", source);
+  c.bos_id = json_field<int>(j, "bos_id", source);
+  c.eos_id = json_field<int>(j, "eos_id", source);
   c.validate(source);
   return c;
 }
@@ -243,11 +234,11 @@ model::LayerWeights HessqWriter::load_block(int layer, const model::ModelConfig&
   const std::string rec_file = (fs::path(partial_) / block_record_file(layer)).string();
   const json block = read_json(rec_file);
   const std::map<std::string, StoredTensor> tensors =
-      stored_tensors_at((fs::path(partial_) / get_field<std::string>(block, "shard", rec_file)).string());
+      stored_tensors_at((fs::path(partial_) / json_field<std::string>(block, "shard", rec_file)).string());
   std::set<std::string> claimed;
   model::LayerWeights L;
   for (const auto& rec : block.at("linears")) {
-    const std::string name = get_field<std::string>(rec, "name", rec_file);
+    const std::string name = json_field<std::string>(rec, "name", rec_file);
     const std::string proj = name.substr(name.rfind('.') + 1);
     for (model::Proj p : model::kAllProjs)
       if (proj == model::proj_name(p)) L.linear(p) = linear_from_record(rec, tensors, claimed, rec_file);
@@ -408,7 +399,7 @@ json read_hessq_manifest(const std::string& dir) {
   const std::string path = (fs::path(dir) / kHessqManifestFile).string();
   json j = read_json(path);
   HESSQ_CHECK(j.is_object() && j.contains("format") && j["format"] == "hessq", "{}: \"format\" must be \"hessq\"", path);
-  const int version = get_field<int>(j, "format_version", path);
+  const int version = json_field<int>(j, "format_version", path);
   HESSQ_CHECK(version >= 1 && version <= kHessqFormatVersion,
               "{}: .hessq format version {} is newer than this hessq ({}, commit {}) reads (version {}); "
               "upgrade hessq",

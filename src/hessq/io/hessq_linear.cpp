@@ -4,8 +4,9 @@
 #include <cstring>
 
 #include "hessq/core/error.hpp"
-#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/core/half.hpp"
+#include "hessq/io/json_field.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/model/layout.hpp"
 
 namespace hessq::io {
@@ -68,16 +69,6 @@ SafetensorsEntry lowrank_entry(const std::string& name, const Tensor& t, const s
     bytes[2 * i + 1] = static_cast<uint8_t>(h >> 8);
   }
   return SafetensorsEntry{name, DType::F16, t.shape, bytes.data(), bytes.size()};
-}
-
-template <class T>
-T field(const nlohmann::json& j, const char* key, const std::string& src) {
-  HESSQ_CHECK(j.is_object() && j.contains(key), "{}: missing field \"{}\"", src, key);
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    HESSQ_FAIL("{}: field \"{}\" has the wrong type ({})", src, key, j.at(key).dump());
-  }
 }
 
 const StoredTensor& claim(const std::map<std::string, StoredTensor>& tensors, const std::string& tensor,
@@ -167,23 +158,23 @@ void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::
 std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
                                                   const std::map<std::string, StoredTensor>& tensors,
                                                   std::set<std::string>& claimed, const std::string& manifest) {
-  const std::string name = field<std::string>(rec, "name", manifest + " linear");
+  const std::string name = json_field<std::string>(rec, "name", manifest + " linear");
   const std::string src = manifest + " linear " + name;
-  const int layer = field<int>(rec, "layer", src);
-  const model::Proj proj = proj_from_name(field<std::string>(rec, "proj", src), src);
+  const int layer = json_field<int>(rec, "layer", src);
+  const model::Proj proj = proj_from_name(json_field<std::string>(rec, "proj", src), src);
   HESSQ_CHECK(name == model::linear_name(layer, proj), "{}: layer/proj do not match the name", src);
   const formats::QuantSpec spec =
-      with_context(src, [&] { return formats::parse_spec(field<std::string>(rec, "format", src)); });
-  const auto shape = field<std::vector<int64_t>>(rec, "shape", src);
+      with_context(src, [&] { return formats::parse_spec(json_field<std::string>(rec, "format", src)); });
+  const auto shape = json_field<std::vector<int64_t>>(rec, "shape", src);
   HESSQ_CHECK(shape.size() == 2 && shape[0] > 0 && shape[1] > 0, "{}: shape must be [out, in]", src);
   const int64_t m = shape[0], n = shape[1];
-  const auto stored = rec.contains("stored_shape") ? field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
+  const auto stored = rec.contains("stored_shape") ? json_field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
   HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
               n);
   const int64_t ns = stored[1];
   formats::Packed packed;
-  packed.scale_dtype = field<std::string>(rec, "scale_dtype", src);
-  packed.global_scale = field<float>(rec, "global_scale", src);
+  packed.scale_dtype = json_field<std::string>(rec, "scale_dtype", src);
+  packed.global_scale = json_field<float>(rec, "global_scale", src);
   packed.codes = read_bytes(tensors, name + ".qweight", claimed, src);
   packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
   if (tensors.count(name + ".zeros")) packed.zeros = read_bytes(tensors, name + ".zeros", claimed, src);
@@ -208,26 +199,26 @@ std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
   if (rec.contains("rank") || rec.contains("act_format")) {  // an ActQuantLinear
     std::optional<formats::QuantSpec> x;
     if (rec.contains("act_format"))
-      x = with_context(src, [&] { return formats::parse_spec(field<std::string>(rec, "act_format", src)); });
-    const int r = rec.contains("rank") ? field<int>(rec, "rank", src) : 0;
+      x = with_context(src, [&] { return formats::parse_spec(json_field<std::string>(rec, "act_format", src)); });
+    const int r = rec.contains("rank") ? json_field<int>(rec, "rank", src) : 0;
     HESSQ_CHECK(r >= 0 && r <= std::min(m, n), "{}: rank {} out of range for [{}, {}]", src, r, m, n);
     std::optional<model::LowRankBranch> lr;
     if (r > 0) {
-      const std::string dtype = field<std::string>(rec, "lowrank_dtype", src);
+      const std::string dtype = json_field<std::string>(rec, "lowrank_dtype", src);
       HESSQ_CHECK(dtype == "F16" || dtype == "F32", "{}: lowrank_dtype must be F16 or F32, got \"{}\"", src, dtype);
       lr = model::LowRankBranch{read_tensor(tensors, name + ".lowrank_A", {n, r}, dtype, claimed, src),
                                 read_tensor(tensors, name + ".lowrank_B", {m, r}, dtype, claimed, src), dtype};
     }
     std::optional<Tensor> s;
-    if (rec.contains("smooth") && field<bool>(rec, "smooth", src))
+    if (rec.contains("smooth") && json_field<bool>(rec, "smooth", src))
       s = read_tensor(tensors, name + ".smooth", {n}, "F32", claimed, src);
     out = std::make_shared<model::ActQuantLinear>(q, x, std::move(s), std::move(lr), src);
   }
   if (rec.contains("input_transform") && !rec["input_transform"].is_null()) {
     const auto& t = rec["input_transform"];
     const std::string where = src + " input_transform";
-    HESSQ_CHECK(field<std::string>(t, "kind", where) == "hadamard", "{}: kind must be \"hadamard\"", where);
-    const int k = field<int>(t, "log2_blocks", where), b = field<int>(t, "base_order", where);
+    HESSQ_CHECK(json_field<std::string>(t, "kind", where) == "hadamard", "{}: kind must be \"hadamard\"", where);
+    const int k = json_field<int>(t, "log2_blocks", where), b = json_field<int>(t, "base_order", where);
     HESSQ_CHECK(k >= 0 && k < 31 && b >= 1 && (int64_t{b} << k) == n,
                 "{}: 2^{} x {} does not match the layer's {} inputs", where, k, b, n);
     out = std::make_shared<model::HadamardLinear>(out, k,

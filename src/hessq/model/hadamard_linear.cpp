@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "hessq/core/error.hpp"
-#include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/kernels/fwht.hpp"
+#include "hessq/kernels/gemm_f32.hpp"
 
 namespace hessq::model {
 
