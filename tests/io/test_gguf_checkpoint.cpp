@@ -1,0 +1,216 @@
+// A GGUF file as a checkpoint. Oracle: stories260K (llama2.c, whose q/k rows are in the interleaved
+// RoPE layout llama.cpp also stores) written into a GGUF by the test's own writer, under llama.cpp's
+// tensor names, with the embedding and the q projections in Q8_0 (quantized here, dequantized here
+// by hand); hessq must load the same config and produce the logits of the llama2.c model whose
+// tensors hold the test's dequantized values. Errors name the file, tensor or key.
+#include "hessq/io/gguf_checkpoint.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "hessq/core/error.hpp"
+#include "hessq/core/half.hpp"
+#include "hessq/io/checkpoint.hpp"
+#include "hessq/io/tensor_store.hpp"
+#include "hessq/model/transformer.hpp"
+#include "test_util.hpp"
+#include "test_util/gguf_writer.hpp"
+
+namespace hessq::io {
+namespace {
+
+using test::TestGgufWriter;
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+// llama.cpp's names for the HF tensors (written out here, not taken from the code under test).
+std::string gguf_name(const std::string& hf) {
+  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
+  if (hf == "model.norm.weight") return "output_norm.weight";
+  if (hf == "lm_head.weight") return "output.weight";
+  const std::pair<const char*, const char*> names[] = {
+      {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"}, {"self_attn.q_proj", "attn_q"},
+      {"self_attn.k_proj", "attn_k"},   {"self_attn.v_proj", "attn_v"},           {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},    {"mlp.up_proj", "ffn_up"},                {"mlp.down_proj", "ffn_down"}};
+  const std::string prefix = "model.layers.";
+  const size_t dot = hf.find('.', prefix.size());
+  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+  for (const auto& [h, g] : names)
+    if (hf.substr(dot + 1) == std::string(h) + ".weight") return "blk." + layer + "." + g + ".weight";
+  ADD_FAILURE() << "no GGUF name for " << hf;
+  return hf;
+}
+
+// Q8_0 blocks of `t` (row-major, rows a multiple of 32 long), and the values they decode to,
+// written into `dequantized`: d = absmax / 127 rounded to f16, q = round(x / d).
+std::string q8_0(const Tensor& t, Tensor& dequantized) {
+  std::string b;
+  dequantized = t.clone();
+  float* out = dequantized.ptr();
+  const float* x = t.ptr();
+  for (int64_t i = 0; i < t.numel(); i += 32) {
+    float amax = 0.f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i + j]));
+    const uint16_t dh = f32_to_f16(amax / 127.f);
+    const float d = f16_to_f32(dh);
+    TestGgufWriter::put<uint16_t>(b, dh);
+    for (int j = 0; j < 32; ++j) {
+      const int q = d == 0.f ? 0 : static_cast<int>(std::lround(x[i + j] / d));
+      TestGgufWriter::put<int8_t>(b, static_cast<int8_t>(std::clamp(q, -127, 127)));
+      out[i + j] = static_cast<float>(q) * d;
+    }
+  }
+  return b;
+}
+
+struct Built {
+  std::string bytes;
+  Checkpoint expected;  // stories260K with the Q8_0 tensors replaced by their decoded values
+};
+
+Built stories_gguf(bool with_output = false) {
+  Built r{{}, read_checkpoint(test::stories_bin())};
+  const model::ModelConfig& c = r.expected.cfg;
+  TestGgufWriter w;
+  w.kv_str("general.architecture", "llama");
+  w.kv<uint32_t>("llama.embedding_length", GgufType::kUint32, c.dim);
+  w.kv<uint32_t>("llama.feed_forward_length", GgufType::kUint32, c.hidden_dim);
+  w.kv<uint32_t>("llama.block_count", GgufType::kUint32, c.n_layers);
+  w.kv<uint32_t>("llama.attention.head_count", GgufType::kUint32, c.n_heads);
+  w.kv<uint32_t>("llama.attention.head_count_kv", GgufType::kUint32, c.n_kv_heads);
+  w.kv<uint32_t>("llama.context_length", GgufType::kUint32, c.max_seq_len);
+  w.kv<float>("llama.rope.freq_base", GgufType::kFloat32, 10000.f);
+  w.kv<float>("llama.attention.layer_norm_rms_epsilon", GgufType::kFloat32, 1e-5f);
+  w.kv<uint32_t>("tokenizer.ggml.bos_token_id", GgufType::kUint32, 1);
+  w.kv<uint32_t>("tokenizer.ggml.eos_token_id", GgufType::kUint32, 2);
+  if (with_output) r.expected.tensors["lm_head.weight"] = r.expected.tensors.at("model.embed_tokens.weight").clone();
+  for (auto& [name, t] : r.expected.tensors) {
+    std::vector<uint64_t> ne(t.shape.rbegin(), t.shape.rend());
+    if (name == "model.embed_tokens.weight" || name.ends_with("q_proj.weight")) {
+      Tensor deq;
+      w.tensor(gguf_name(name), ne, 8, q8_0(t, deq));
+      t = deq;
+    } else {
+      w.tensor(gguf_name(name), ne, 0, std::string(reinterpret_cast<const char*>(t.ptr()), t.numel() * 4));
+    }
+  }
+  if (with_output) r.expected.cfg.tie_embeddings = false;
+  r.bytes = w.bytes();
+  return r;
+}
+
+void write_bytes(const std::string& path, const std::string& b) {
+  std::ofstream(path, std::ios::binary).write(b.data(), static_cast<std::streamsize>(b.size()));
+}
+
+std::vector<float> logits_of(const model::Model& m, const std::vector<int>& toks) {
+  model::Transformer tr(m);
+  const float* p = tr.forward(toks.data(), static_cast<int>(toks.size()), true);
+  return std::vector<float>(p, p + toks.size() * m.cfg.vocab_size);
+}
+
+TEST(GgufCheckpoint, ConfigFromMetadata) {
+  const test::TempDir dir;
+  const std::string path = (dir / "stories.gguf").string();
+  const Built b = stories_gguf();
+  write_bytes(path, b.bytes);
+  EXPECT_EQ(checkpoint_kind(path), CheckpointKind::Gguf);
+  const model::ModelConfig c = gguf_model_config(GgufFile::open(path));
+  const model::ModelConfig& e = b.expected.cfg;
+  EXPECT_EQ(c.dim, e.dim);
+  EXPECT_EQ(c.hidden_dim, e.hidden_dim);
+  EXPECT_EQ(c.n_layers, e.n_layers);
+  EXPECT_EQ(c.n_heads, e.n_heads);
+  EXPECT_EQ(c.n_kv_heads, e.n_kv_heads);
+  EXPECT_EQ(c.head_dim, e.head_dim);
+  EXPECT_EQ(c.vocab_size, e.vocab_size);  // no llama.vocab_size: the embedding's rows
+  EXPECT_EQ(c.max_seq_len, e.max_seq_len);
+  EXPECT_EQ(c.rope_theta, 10000.0);
+  EXPECT_EQ(c.norm_eps, 1e-5);  // the decimal the f32 was written from
+  EXPECT_TRUE(c.tie_embeddings);
+  EXPECT_EQ(c.rope_style, model::RopeStyle::Interleaved);
+  EXPECT_EQ(default_tokenizer_path(path), path);
+}
+
+TEST(GgufCheckpoint, LogitsOfTheDequantizedModel) {
+  const test::TempDir dir;
+  const std::string path = (dir / "stories.gguf").string();
+  const Built b = stories_gguf();
+  write_bytes(path, b.bytes);
+  const TensorStore s = open_tensor_store(path);
+  EXPECT_EQ(s.at("model.embed_tokens.weight").type_name(), "Q8_0");
+  EXPECT_EQ(s.at("model.layers.0.self_attn.k_proj.weight").type_name(), "F32");
+  const model::Model got = load_model(path);
+  const model::Model want = model::build_model(b.expected.cfg, b.expected.tensors, "expected");
+  const std::vector<int> toks = {1, 403, 407, 261, 378, 34, 51, 9, 300, 499};
+  // The same weights and the same operations: identical logits.
+  EXPECT_EQ(logits_of(got, toks), logits_of(want, toks));
+  // Rows of a block-quantized tensor (the embedding rows the pipeline reads) agree with the whole.
+  std::vector<float> row(static_cast<size_t>(got.cfg.dim));
+  s.at("model.embed_tokens.weight").rows_f32(403, 1, row.data());
+  const float* e = b.expected.tensors.at("model.embed_tokens.weight").ptr() + 403 * got.cfg.dim;
+  EXPECT_EQ(row, std::vector<float>(e, e + got.cfg.dim));
+}
+
+TEST(GgufCheckpoint, UntiedHeadFromOutputWeight) {
+  const test::TempDir dir;
+  const std::string path = (dir / "stories.gguf").string();
+  const Built b = stories_gguf(/*with_output=*/true);
+  write_bytes(path, b.bytes);
+  const model::Model got = load_model(path);
+  EXPECT_FALSE(got.cfg.tie_embeddings);
+  const model::Model want = model::build_model(b.expected.cfg, b.expected.tensors, "expected");
+  const std::vector<int> toks = {1, 403, 407};
+  EXPECT_EQ(logits_of(got, toks), logits_of(want, toks));
+}
+
+TEST(GgufCheckpoint, ErrorsNameFileTensorAndKey) {
+  const test::TempDir dir;
+  // A tensor name with no HF counterpart.
+  EXPECT_NE(error_of([] { gguf_to_hf_name("blk.0.attn_qkv.weight", "m.gguf"); }).find("blk.0.attn_qkv.weight"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { gguf_to_hf_name("blk.x.attn_q.weight", "m.gguf"); }).find("m.gguf"), std::string::npos);
+  EXPECT_EQ(gguf_to_hf_name("blk.12.ffn_down.weight", "m.gguf"), "model.layers.12.mlp.down_proj.weight");
+  EXPECT_EQ(gguf_to_hf_name("blk.0.attn_q.bias", "m.gguf"), "model.layers.0.self_attn.q_proj.bias");
+
+  // Another architecture; a missing key; a tensor type hessq does not read.
+  TestGgufWriter w;
+  w.kv_str("general.architecture", "gpt2");
+  w.tensor("token_embd.weight", {32, 2}, 0, std::string(256, '\0'));
+  const std::string other = (dir / "other.gguf").string();
+  write_bytes(other, w.bytes());
+  EXPECT_NE(error_of([&] { open_tensor_store(other); }).find("'gpt2' is not supported"), std::string::npos);
+
+  TestGgufWriter m;
+  m.kv_str("general.architecture", "llama");
+  m.kv<uint32_t>("llama.embedding_length", GgufType::kUint32, 64);
+  m.tensor("token_embd.weight", {32, 2}, 0, std::string(256, '\0'));
+  const std::string missing = (dir / "missing.gguf").string();
+  write_bytes(missing, m.bytes());
+  const std::string e = error_of([&] { open_tensor_store(missing); });
+  EXPECT_NE(e.find("missing.gguf"), std::string::npos) << e;
+  EXPECT_NE(e.find("llama.feed_forward_length"), std::string::npos) << e;
+
+  TestGgufWriter q;
+  q.kv_str("general.architecture", "llama");
+  q.tensor("token_embd.weight", {32, 2}, 2, std::string(36, '\0'));  // Q4_0
+  const std::string q40 = (dir / "q40.gguf").string();
+  write_bytes(q40, q.bytes());
+  const std::string eq = error_of([&] { GgufFile g = GgufFile::open(q40); gguf_stored_tensors(g); });
+  EXPECT_NE(eq.find("q40.gguf"), std::string::npos) << eq;
+  EXPECT_NE(eq.find("token_embd.weight"), std::string::npos) << eq;
+  EXPECT_NE(eq.find("Q4_0"), std::string::npos) << eq;
+}
+
+}  // namespace
+}  // namespace hessq::io
