@@ -18,11 +18,13 @@
 #include "hessq/model/transformer.hpp"
 #include "test_util.hpp"
 #include "test_util/gguf_writer.hpp"
+#include "test_util/stories_gguf.hpp"
 
 namespace hessq::io {
 namespace {
 
 using test::TestGgufWriter;
+using test::stories_gguf;
 
 std::string error_of(const std::function<void()>& fn) {
   try {
@@ -31,82 +33,6 @@ std::string error_of(const std::function<void()>& fn) {
     return e.what();
   }
   return "<no error>";
-}
-
-// llama.cpp's names for the HF tensors (written out here, not taken from the code under test).
-std::string gguf_name(const std::string& hf) {
-  if (hf == "model.embed_tokens.weight") return "token_embd.weight";
-  if (hf == "model.norm.weight") return "output_norm.weight";
-  if (hf == "lm_head.weight") return "output.weight";
-  const std::pair<const char*, const char*> names[] = {
-      {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"}, {"self_attn.q_proj", "attn_q"},
-      {"self_attn.k_proj", "attn_k"},   {"self_attn.v_proj", "attn_v"},           {"self_attn.o_proj", "attn_output"},
-      {"mlp.gate_proj", "ffn_gate"},    {"mlp.up_proj", "ffn_up"},                {"mlp.down_proj", "ffn_down"}};
-  const std::string prefix = "model.layers.";
-  const size_t dot = hf.find('.', prefix.size());
-  const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
-  for (const auto& [h, g] : names)
-    if (hf.substr(dot + 1) == std::string(h) + ".weight") return "blk." + layer + "." + g + ".weight";
-  ADD_FAILURE() << "no GGUF name for " << hf;
-  return hf;
-}
-
-// Q8_0 blocks of `t` (row-major, rows a multiple of 32 long), and the values they decode to,
-// written into `dequantized`: d = absmax / 127 rounded to f16, q = round(x / d).
-std::string q8_0(const Tensor& t, Tensor& dequantized) {
-  std::string b;
-  dequantized = t.clone();
-  float* out = dequantized.ptr();
-  const float* x = t.ptr();
-  for (int64_t i = 0; i < t.numel(); i += 32) {
-    float amax = 0.f;
-    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[i + j]));
-    const uint16_t dh = f32_to_f16(amax / 127.f);
-    const float d = f16_to_f32(dh);
-    TestGgufWriter::put<uint16_t>(b, dh);
-    for (int j = 0; j < 32; ++j) {
-      const int q = d == 0.f ? 0 : static_cast<int>(std::lround(x[i + j] / d));
-      TestGgufWriter::put<int8_t>(b, static_cast<int8_t>(std::clamp(q, -127, 127)));
-      out[i + j] = static_cast<float>(q) * d;
-    }
-  }
-  return b;
-}
-
-struct Built {
-  std::string bytes;
-  Checkpoint expected;  // stories260K with the Q8_0 tensors replaced by their decoded values
-};
-
-Built stories_gguf(bool with_output = false) {
-  Built r{{}, read_checkpoint(test::stories_bin())};
-  const model::ModelConfig& c = r.expected.cfg;
-  TestGgufWriter w;
-  w.kv_str("general.architecture", "llama");
-  w.kv<uint32_t>("llama.embedding_length", GgufType::kUint32, c.dim);
-  w.kv<uint32_t>("llama.feed_forward_length", GgufType::kUint32, c.hidden_dim);
-  w.kv<uint32_t>("llama.block_count", GgufType::kUint32, c.n_layers);
-  w.kv<uint32_t>("llama.attention.head_count", GgufType::kUint32, c.n_heads);
-  w.kv<uint32_t>("llama.attention.head_count_kv", GgufType::kUint32, c.n_kv_heads);
-  w.kv<uint32_t>("llama.context_length", GgufType::kUint32, c.max_seq_len);
-  w.kv<float>("llama.rope.freq_base", GgufType::kFloat32, 10000.f);
-  w.kv<float>("llama.attention.layer_norm_rms_epsilon", GgufType::kFloat32, 1e-5f);
-  w.kv<uint32_t>("tokenizer.ggml.bos_token_id", GgufType::kUint32, 1);
-  w.kv<uint32_t>("tokenizer.ggml.eos_token_id", GgufType::kUint32, 2);
-  if (with_output) r.expected.tensors["lm_head.weight"] = r.expected.tensors.at("model.embed_tokens.weight").clone();
-  for (auto& [name, t] : r.expected.tensors) {
-    std::vector<uint64_t> ne(t.shape.rbegin(), t.shape.rend());
-    if (name == "model.embed_tokens.weight" || name.ends_with("q_proj.weight")) {
-      Tensor deq;
-      w.tensor(gguf_name(name), ne, 8, q8_0(t, deq));
-      t = deq;
-    } else {
-      w.tensor(gguf_name(name), ne, 0, std::string(reinterpret_cast<const char*>(t.ptr()), t.numel() * 4));
-    }
-  }
-  if (with_output) r.expected.cfg.tie_embeddings = false;
-  r.bytes = w.bytes();
-  return r;
 }
 
 void write_bytes(const std::string& path, const std::string& b) {
@@ -122,7 +48,7 @@ std::vector<float> logits_of(const model::Model& m, const std::vector<int>& toks
 TEST(GgufCheckpoint, ConfigFromMetadata) {
   const test::TempDir dir;
   const std::string path = (dir / "stories.gguf").string();
-  const Built b = stories_gguf();
+  const test::StoriesGguf b = stories_gguf();
   write_bytes(path, b.bytes);
   EXPECT_EQ(checkpoint_kind(path), CheckpointKind::Gguf);
   const model::ModelConfig c = gguf_model_config(GgufFile::open(path));
@@ -145,7 +71,7 @@ TEST(GgufCheckpoint, ConfigFromMetadata) {
 TEST(GgufCheckpoint, LogitsOfTheDequantizedModel) {
   const test::TempDir dir;
   const std::string path = (dir / "stories.gguf").string();
-  const Built b = stories_gguf();
+  const test::StoriesGguf b = stories_gguf();
   write_bytes(path, b.bytes);
   const TensorStore s = open_tensor_store(path);
   EXPECT_EQ(s.at("model.embed_tokens.weight").type_name(), "Q8_0");
@@ -165,7 +91,7 @@ TEST(GgufCheckpoint, LogitsOfTheDequantizedModel) {
 TEST(GgufCheckpoint, UntiedHeadFromOutputWeight) {
   const test::TempDir dir;
   const std::string path = (dir / "stories.gguf").string();
-  const Built b = stories_gguf(/*with_output=*/true);
+  const test::StoriesGguf b = stories_gguf(/*with_output=*/true);
   write_bytes(path, b.bytes);
   const model::Model got = load_model(path);
   EXPECT_FALSE(got.cfg.tie_embeddings);
