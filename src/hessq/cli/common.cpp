@@ -8,6 +8,7 @@
 #include "hessq/core/error.hpp"
 #include "hessq/core/progress.hpp"
 #include "hessq/io/checkpoint.hpp"
+#include "hessq/io/gguf_checkpoint.hpp"
 #include "hessq/io/hessq_format.hpp"
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/llama2c.hpp"
@@ -38,6 +39,8 @@ static int model_vocab_size(const std::string& model_path) {
       return io::read_llama2c(model_path).cfg.vocab_size;  // maps the file; views, no copies
     case io::CheckpointKind::HfDirectory:
       return io::read_hf_config(model_path).vocab_size;
+    case io::CheckpointKind::Gguf:
+      return io::gguf_model_config(io::GgufFile::open(model_path)).vocab_size;
     case io::CheckpointKind::Hessq:
       return io::model_config_from_json(io::read_hessq_manifest(model_path).at("config"), model_path + "/hessq.json")
           .vocab_size;

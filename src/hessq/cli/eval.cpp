@@ -89,7 +89,7 @@ static void run_eval(const EvalArgs& a) {
 void add_eval(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* sub = app.add_subcommand("eval", "Perplexity on a text file (BOS + text, non-overlapping windows) and PIQA accuracy");
-  sub->add_option("-m,--model", a->model, "llama2.c .bin, HuggingFace model directory or .hessq directory")->required();
+  sub->add_option("-m,--model", a->model, "llama2.c .bin, HuggingFace model directory, .gguf (dequantized) or .hessq directory")->required();
   sub->add_option("--tokenizer", a->tokenizer, "Tokenizer file (default: the one beside the model)");
   sub->add_option("--ppl", a->ppl_file, "Text file (.txt, or .jsonl with a \"text\" field per line)");
   sub->add_option("--ctx", a->ppl.ctx, "Window length in tokens (default: the model's context)")

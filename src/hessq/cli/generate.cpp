@@ -34,7 +34,7 @@ static void run_generate(const GenerateArgs& a) {
 void add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* sub = app.add_subcommand("generate", "Continue a prompt (greedy, or temperature/top-p sampling with a seed)");
-  sub->add_option("-m,--model", a->model, "llama2.c .bin or HuggingFace model directory")->required();
+  sub->add_option("-m,--model", a->model, "llama2.c .bin, HuggingFace model directory or .gguf (dequantized)")->required();
   sub->add_option("--tokenizer", a->tokenizer, "Tokenizer file (default: the one beside the model)");
   sub->add_option("-p,--prompt", a->prompt, "Text to continue")->required();
   sub->add_option("-n,--max-tokens", a->gen.max_tokens, "New tokens at most (stops early at EOS)")

@@ -84,14 +84,14 @@ static void print_model(const std::string& path, bool list_tensors) {
   print_config(path, s.cfg);
   int64_t params = 0;
   std::map<std::string, int64_t> by_dtype;
-  for (const auto& [name, t] : s.tensors) params += t.numel(), by_dtype[io::dtype_name(t.dtype)] += t.numel();
+  for (const auto& [name, t] : s.tensors) params += t.numel(), by_dtype[t.type_name()] += t.numel();
   std::string dtypes;
   for (const auto& [d, n] : by_dtype) dtypes += fmt::format("{}{} {}", dtypes.empty() ? "" : ", ", d, n);
   fmt::print("parameters    {} ({:.2f} M), {} tensors ({}), {:.2f} GB stored\n", params, params / 1e6,
              s.tensors.size(), dtypes, static_cast<double>(s.stored_bytes()) / 1e9);
   if (!list_tensors) return;
   for (const auto& [name, t] : s.tensors)
-    fmt::print("  {:<56} {:<5} {}\n", name, io::dtype_name(t.dtype), shape_str(t.shape));
+    fmt::print("  {:<56} {:<5} {}\n", name, t.type_name(), shape_str(t.shape));
 }
 
 static void print_safetensors(const std::string& path) {
@@ -101,8 +101,17 @@ static void print_safetensors(const std::string& path) {
     fmt::print("  {:<56} {:<5} {}\n", t.name, io::dtype_name(t.dtype), shape_str(t.shape));
 }
 
+// A .gguf: the model it holds (when hessq can load it; names, shapes and config as for any float
+// checkpoint, under HF names) and the file's metadata. A file that is not a model hessq loads (a
+// vocabulary-only GGUF, another architecture) still shows its metadata.
 static void print_gguf(const std::string& path, bool list_tensors) {
   io::GgufFile f = io::GgufFile::open(path);
+  try {
+    print_model(path, list_tensors);
+    fmt::print("gguf metadata (version {}):\n", f.version());
+  } catch (const Error& e) {
+    fmt::print("not a model hessq loads: {}\n", e.what());
+  }
   for (const std::string& key : f.keys()) fmt::print("  {:<48} {}\n", key, f.value_str(key));
   fmt::print("tensors: {}\n", f.tensors().size());
   if (!list_tensors) return;

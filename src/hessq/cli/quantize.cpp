@@ -415,8 +415,9 @@ void add_quantize(CLI::App& app) {
       "quantize",
       "Quantize a model into a .hessq directory, block by block: weight-only (RTN, GPTQ, AWQ, OSAQ, QuaRot, "
       "SVDQuant+...) or, with an activation format, W4A4 / W4A8 (SmoothQuant, QuaRot, SVDQuant, ARHQ)");
-  sub->add_option("-m,--model", a->model, "llama2.c .bin or HuggingFace model directory (safetensors F32/F16/BF16, "
-                                          "single or sharded; read lazily, one block at a time)")
+  sub->add_option("-m,--model", a->model, "llama2.c .bin, HuggingFace model directory (safetensors F32/F16/BF16, "
+                                          "single or sharded) or .gguf (F32/F16/BF16/Q4_1/Q8_0, dequantized); read "
+                                          "lazily, one block at a time")
       ->required();
   sub->add_option("--tokenizer", a->tokenizer, "Tokenizer file (default: the one beside the model)");
   sub->add_option("--calib", a->calib, "Calibration text (.txt, or .jsonl with a \"text\" field)")->required();

@@ -234,7 +234,7 @@ void add_snr(CLI::App& app) {
   auto a = std::make_shared<SnrArgs>();
   auto* sub = app.add_subcommand("snr", "Layer-wise SNR study: baseline, SmoothQuant, SVDQuant, ARHQ, ARHQ-H per "
                                         "linear, format and rank, on held-out activations");
-  sub->add_option("-m,--model", a->model, "llama2.c .bin or HuggingFace model directory")->required();
+  sub->add_option("-m,--model", a->model, "llama2.c .bin, HuggingFace model directory or .gguf (dequantized)")->required();
   sub->add_option("--tokenizer", a->tokenizer, "Tokenizer file (default: the one beside the model)");
   sub->add_option("--calib", a->calib, "Calibration text (.txt, or .jsonl with a \"text\" field)");
   sub->add_option("--calib-tokens", a->calib_tokens, "Calibration tokens: the first N of the stream")

@@ -25,8 +25,10 @@ CheckpointKind checkpoint_kind(const std::string& path) {
                 "{}: a model directory needs a config.json (HuggingFace layout) or a hessq.json (.hessq)", path);
     return CheckpointKind::HfDirectory;
   }
+  if (path.ends_with(".gguf")) return CheckpointKind::Gguf;
   HESSQ_CHECK(path.ends_with(".bin"),
-              "{}: unrecognised checkpoint; expected a llama2.c .bin file or a HuggingFace model directory", path);
+              "{}: unrecognised checkpoint; expected a llama2.c .bin file, a .gguf file or a HuggingFace model directory",
+              path);
   return CheckpointKind::Llama2c;
 }
 
@@ -88,6 +90,7 @@ void write_llama2c_checkpoint(const std::string& path, Checkpoint ck) {
 
 std::string default_tokenizer_path(const std::string& model_path) {
   fs::path p(model_path);
+  if (!fs::is_directory(p) && p.extension() == ".gguf") return model_path;
   const fs::path dir = fs::is_directory(p) ? p : p.parent_path();
   for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin", "tok512.bin"}) {
     if (fs::exists(dir / name)) return (dir / name).string();

@@ -1,5 +1,6 @@
 // Checkpoints by path: a llama2.c .bin file, a HuggingFace directory (config.json + safetensors,
-// single file or sharded) or a quantized .hessq directory (hessq.json, see hessq_format.hpp).
+// single file or sharded), a GGUF file (its tensors dequantized: gguf_checkpoint.hpp) or a quantized
+// .hessq directory (hessq.json, see hessq_format.hpp).
 // read_checkpoint gives the raw config and tensors (for convert; a .hessq's weights dequantized),
 // load_model the validated, runnable model (a .hessq's quantized linears as model::QuantizedLinear).
 #pragma once
@@ -23,7 +24,7 @@ struct Checkpoint {
 // The side file of an HF directory converted from llama2.c that carries its legacy RoPE tables.
 inline constexpr const char* kLegacyRopeFile = "llama2c_rope.safetensors";
 
-enum class CheckpointKind { Llama2c, HfDirectory, Hessq };
+enum class CheckpointKind { Llama2c, HfDirectory, Gguf, Hessq };
 CheckpointKind checkpoint_kind(const std::string& path);  // throws naming the path if neither
 
 Checkpoint read_checkpoint(const std::string& path);
@@ -47,7 +48,8 @@ void write_hf_checkpoint_streamed(const std::string& dir, const model::ModelConf
 void write_llama2c_checkpoint(const std::string& path, Checkpoint ck);
 
 // The tokenizer that belongs beside a model: tokenizer.bin / tok512.bin next to a llama2.c file,
-// tokenizer.json / tokenizer.model inside an HF directory. Empty if none is found.
+// tokenizer.json / tokenizer.model inside an HF directory, the file itself for a .gguf (its vocabulary
+// is in its metadata). Empty if none is found.
 std::string default_tokenizer_path(const std::string& model_path);
 
 }  // namespace hessq::io

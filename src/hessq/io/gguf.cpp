@@ -455,4 +455,23 @@ Tensor GgufFile::tensor_f32(const std::string& name) const {
   return out;
 }
 
+StoredTensor GgufFile::stored(const std::string& name, const std::string& as_name) const {
+  const GgufTensorInfo& info = tensor(name);
+  StoredTensor t;
+  t.name = as_name;
+  t.shape = info.shape;
+  switch (static_cast<GgmlType>(info.type)) {
+    case GgmlType::kF32: t.dtype = DType::F32; break;
+    case GgmlType::kF16: t.dtype = DType::F16; break;
+    case GgmlType::kBF16: t.dtype = DType::BF16; break;
+    default: t.ggml_type = info.type; break;
+  }
+  t.data = file_->data() + info.offset;
+  t.nbytes = info.nbytes;
+  t.owner = file_;
+  t.file = path();
+  t.mapped = true;
+  return t;
+}
+
 }  // namespace hessq::io

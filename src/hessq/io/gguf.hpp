@@ -17,6 +17,7 @@
 
 #include "hessq/core/mapped_file.hpp"
 #include "hessq/core/tensor.hpp"
+#include "hessq/io/stored_tensor.hpp"
 
 namespace hessq::io {
 
@@ -85,6 +86,9 @@ class GgufFile {
   // F32 tensors are returned as views of the mapping; F16/BF16 are converted into a new tensor.
   // Other types throw, naming the tensor and its type.
   Tensor tensor_f32(const std::string& name) const;
+  // The tensor as a StoredTensor of the mapping (no copy): F32/F16/BF16 as that dtype, any other
+  // type with StoredTensor::ggml_type set (converted on demand by io::ggml_to_f32).
+  StoredTensor stored(const std::string& name, const std::string& as_name) const;
 
  private:
   struct Kv {

@@ -270,11 +270,20 @@ void HessqWriter::write_tensors(const model::ModelConfig& cfg, const std::vector
   json rec = {{"shard", shard_name(n_layers_)}, {"config", model_config_json(cfg)}, {"tensors", json::array()}};
   int64_t params = 0;
   double bits = 0;
+  std::vector<Tensor> converted;  // block-quantized GGUF tensors are stored as their fp32 values
+  converted.reserve(tensors.size());
   for (const StoredTensor& t : tensors) {
-    entries.push_back(SafetensorsEntry{t.name, t.dtype, t.shape, t.data, t.nbytes});
+    if (t.ggml_type) {
+      converted.push_back(t.to_f32(false));
+      const Tensor& f = converted.back();
+      entries.push_back(SafetensorsEntry{t.name, DType::F32, t.shape, reinterpret_cast<const uint8_t*>(f.ptr()),
+                                         static_cast<size_t>(f.numel()) * sizeof(float)});
+    } else {
+      entries.push_back(SafetensorsEntry{t.name, t.dtype, t.shape, t.data, t.nbytes});
+    }
     rec["tensors"].push_back(t.name);
     params += t.numel();
-    bits += dtype_bits(t.dtype) * static_cast<double>(t.numel());
+    bits += dtype_bits(entries.back().dtype) * static_cast<double>(t.numel());
   }
   rec["other_params"] = params;
   rec["other_bits"] = bits;

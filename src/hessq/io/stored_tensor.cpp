@@ -8,6 +8,8 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/core/half.hpp"
+#include "hessq/io/ggml_dequant.hpp"
+#include "hessq/io/gguf.hpp"
 
 namespace hessq::io {
 
@@ -31,6 +33,7 @@ void check_values(const float* p, size_t n, const StoredTensor& t, int64_t first
 
 // Elements [first, first + n) of `t` into dst.
 void convert_range(const StoredTensor& t, int64_t first, size_t n, float* dst) {
+  if (t.ggml_type) return ggml_to_f32(*t.ggml_type, t.data, t.nbytes, first, static_cast<int64_t>(n), dst, t.file, t.name);
   const size_t es = dtype_size(t.dtype);
   const uint8_t* src = t.data + static_cast<size_t>(first) * es;
   switch (t.dtype) {
@@ -65,9 +68,11 @@ int64_t StoredTensor::numel() const {
   return n;
 }
 
+std::string StoredTensor::type_name() const { return ggml_type ? ggml_type_name(*ggml_type) : dtype_name(dtype); }
+
 Tensor StoredTensor::to_f32(bool check_finite) const {
   Tensor out;
-  if (dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0) {
+  if (!ggml_type && dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0) {
     out = Tensor::view(shape, reinterpret_cast<float*>(const_cast<uint8_t*>(data)), owner);
   } else {
     out = Tensor::zeros(shape);

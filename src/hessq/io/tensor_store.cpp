@@ -4,6 +4,7 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/io/checkpoint.hpp"
+#include "hessq/io/gguf_checkpoint.hpp"
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/llama2c.hpp"
 #include "hessq/io/safetensors.hpp"
@@ -68,6 +69,10 @@ TensorStore open_tensor_store(const std::string& path) {
     for (const auto& [name, t] : l2.tensors) {
       s.tensors.emplace(name, stored_view(name, t, path));
     }
+  } else if (kind == CheckpointKind::Gguf) {
+    const GgufFile g = GgufFile::open(path);
+    s.cfg = gguf_model_config(g);
+    s.tensors = gguf_stored_tensors(g);
   } else {
     s.cfg = read_hf_config(path);
     for (const auto& file : open_safetensors(path))

@@ -40,8 +40,8 @@ class TensorStore {
   int64_t stored_bytes() const;
 };
 
-// A llama2.c .bin or HF directory (single or sharded safetensors), names and shapes validated, nothing
-// converted. A .hessq directory is refused here (it is a quantized model; see hessq_format.hpp).
+// A llama2.c .bin, HF directory (single or sharded safetensors) or GGUF file, names and shapes
+// validated, nothing converted. A .hessq directory is refused here (it is a quantized model; see hessq_format.hpp).
 TensorStore open_tensor_store(const std::string& path);
 // The tensors of an in-memory model whose linears are all DenseLinear (views, no copy).
 TensorStore tensor_store_of(const model::Model& m);

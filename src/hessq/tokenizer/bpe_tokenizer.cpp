@@ -15,6 +15,7 @@ BpeTokenizer::BpeTokenizer(BpeConfig c)
       bos_id_(c.bos_id),
       eos_id_(c.eos_id),
       unk_id_(c.unk_id),
+      add_bos_(c.add_bos),
       ignore_merges_(c.ignore_merges),
       add_prefix_space_(c.add_prefix_space) {
   const int n = vocab_size();
@@ -101,7 +102,7 @@ void BpeTokenizer::encode_word(std::string_view bytes, std::vector<int>& ids) co
 
 std::vector<int> BpeTokenizer::encode(std::string_view text, bool add_bos) const {
   std::vector<int> ids;
-  if (add_bos && bos_id_ >= 0) ids.push_back(bos_id_);
+  if (add_bos && add_bos_ && bos_id_ >= 0) ids.push_back(bos_id_);
   for (const Fragment& f : split_specials(text, added_)) {
     if (f.id >= 0) {
       ids.push_back(f.id);

@@ -24,6 +24,8 @@ struct BpeConfig {
   int bos_id = -1, eos_id = -1, unk_id = -1;
   bool ignore_merges = false;     // a pre-token that is itself a token is emitted whole (Llama-3)
   bool add_prefix_space = false;  // HF ByteLevel add_prefix_space: a space before each raw fragment
+  bool add_bos = true;            // encode(text, true) prepends bos_id; false where the vocabulary says
+                                  // text starts without one (GGUF tokenizer.ggml.add_bos_token = false)
 };
 
 class BpeTokenizer : public Tokenizer {
@@ -58,6 +60,7 @@ class BpeTokenizer : public Tokenizer {
   enum class Kind : uint8_t { kBpe, kAdded, kControl };
   std::vector<Kind> kind_;  // per id
   int bos_id_, eos_id_, unk_id_;
+  bool add_bos_;
   bool ignore_merges_, add_prefix_space_;
 };
 

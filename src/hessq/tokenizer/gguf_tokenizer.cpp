@@ -65,6 +65,7 @@ std::unique_ptr<Tokenizer> load_bpe(const io::GgufFile& g) {
   c.bos_id = optional_id(g, "tokenizer.ggml.bos_token_id", -1);
   c.eos_id = optional_id(g, "tokenizer.ggml.eos_token_id", -1);
   c.unk_id = optional_id(g, "tokenizer.ggml.unknown_token_id", -1);
+  c.add_bos = g.find_bool("tokenizer.ggml.add_bos_token").value_or(true);
   return with_context(g.path(), [&] { return std::make_unique<BpeTokenizer>(std::move(c)); });
 }
 
