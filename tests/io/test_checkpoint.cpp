@@ -28,14 +28,7 @@ static std::vector<float> logits_of(const model::Model& m, const std::vector<int
   return std::vector<float>(p, p + toks.size() * m.cfg.vocab_size);
 }
 
-static std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // The HF directory holds q/k in the rotate-half layout; same logits within fp32 reassociation noise
 // (the permutation changes no arithmetic except the order in which RoPE pairs are summed in q.k).

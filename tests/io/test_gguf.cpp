@@ -24,14 +24,7 @@ std::string raw(const std::vector<T>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 const std::vector<float> kF32Values = {1.5f, -2.f, 3.25f, 0.f, 1e-3f, -7.f};
 const std::vector<float> kF16Values = {0.5f, -1.f, 65504.f, 0.099975586f};

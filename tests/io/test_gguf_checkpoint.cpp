@@ -26,14 +26,7 @@ namespace {
 using test::TestGgufWriter;
 using test::stories_gguf;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 void write_bytes(const std::string& path, const std::string& b) {
   std::ofstream(path, std::ios::binary).write(b.data(), static_cast<std::streamsize>(b.size()));
