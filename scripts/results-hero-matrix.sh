@@ -10,17 +10,9 @@ set -euo pipefail
 hessq=${1:-build/hessq}
 shared=${2:-../shared}
 work=${3:-$(mktemp -d -t hessq-heromx-XXXX)}
-model=$shared/models/stories260K/stories260K.bin
-text=$shared/data/tinystories/tinystories_validation_head.txt
-piqa=$shared/data/piqa/valid.jsonl
-for f in "$hessq" "$model" "$text" "$piqa"; do
-  [ -e "$f" ] || { echo "results-hero-matrix: $f not found" >&2; exit 1; }
-done
+. "$(dirname "$0")/results-stories260k.sh"
+require results-hero-matrix "$hessq" "$model" "$text" "$piqa"
 mkdir -p "$work"
-hq=("$hessq" --threads 1 --quiet)
-calib=(--calib "$text" --calib-max-chars 100000 --calib-tokens 16384 --heldout-tokens 2048)
-evalppl=(--ppl "$text" --skip-chars 100000 --max-chars 100000 --ctx 512 --json)
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
 
 # row FORMAT_LABEL NAME PIQA(0/1) ARGS...: quantize, evaluate, print one table row.
 row() {

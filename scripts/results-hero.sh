@@ -9,16 +9,9 @@ set -euo pipefail
 hessq=${1:-build/hessq}
 shared=${2:-../shared}
 work=${3:-$(mktemp -d -t hessq-hero-XXXX)}
-model=$shared/models/stories260K/stories260K.bin
-text=$shared/data/tinystories/tinystories_validation_head.txt
-for f in "$hessq" "$model" "$text"; do
-  [ -e "$f" ] || { echo "results-hero: $f not found" >&2; exit 1; }
-done
+. "$(dirname "$0")/results-stories260k.sh"
+require results-hero "$hessq" "$model" "$text"
 mkdir -p "$work"
-hq=("$hessq" --threads 1 --quiet)
-calib=(--calib "$text" --calib-max-chars 100000 --calib-tokens 16384 --heldout-tokens 2048)
-evalppl=(--ppl "$text" --skip-chars 100000 --max-chars 100000 --ctx 512 --json)
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
 
 # ppl NAME ARGS...: quantize into $work/NAME.hessq, evaluate, print the perplexity.
 ppl() {

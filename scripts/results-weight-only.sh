@@ -11,20 +11,9 @@ set -euo pipefail
 hessq=${1:-build/hessq}
 shared=${2:-../shared}
 work=${3:-$(mktemp -d -t hessq-wo-XXXX)}
-model=$shared/models/stories260K/stories260K.bin
-text=$shared/data/tinystories/tinystories_validation_head.txt
-piqa=$shared/data/piqa/valid.jsonl
-for f in "$hessq" "$model" "$text" "$piqa"; do
-  [ -e "$f" ] || { echo "results-weight-only: $f not found" >&2; exit 1; }
-done
+. "$(dirname "$0")/results-stories260k.sh"
+require results-weight-only "$hessq" "$model" "$text" "$piqa"
 mkdir -p "$work"
-hq=("$hessq" --threads 1 --quiet)
-calib=(--calib "$text" --calib-max-chars 100000 --calib-tokens 16384 --heldout-tokens 2048)
-evalppl=(--ppl "$text" --skip-chars 100000 --max-chars 100000 --ctx 512 --json)
-
-# The first "key": value in a JSON text (the files below are pretty-printed with unique leading keys;
-# "all" sorts first in "summary", so its means come first).
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
 fmt4() { [ -n "$1" ] && [ "$1" != null ] && printf '%.4f' "$1" || printf -- '-'; }
 fmte() { [ -n "$1" ] && [ "$1" != null ] && printf '%.2e' "$1" || printf -- '-'; }
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }

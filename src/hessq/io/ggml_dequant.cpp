@@ -48,10 +48,14 @@ bool ggml_dequantizable(uint32_t type) {
          type == static_cast<uint32_t>(GgmlType::kBF16) || type == kQ4_1 || type == kQ8_0;
 }
 
-void ggml_to_f32(uint32_t type, const uint8_t* data, size_t nbytes, int64_t first, int64_t n, float* dst,
-                 const std::string& file, const std::string& tensor) {
+void require_ggml_dequantizable(uint32_t type, const std::string& file, const std::string& tensor) {
   HESSQ_CHECK(ggml_dequantizable(type), "{}: tensor '{}' has ggml type {}; hessq reads F32, F16, BF16, Q4_1 and Q8_0",
               file, tensor, ggml_type_name(type));
+}
+
+void ggml_to_f32(uint32_t type, const uint8_t* data, size_t nbytes, int64_t first, int64_t n, float* dst,
+                 const std::string& file, const std::string& tensor) {
+  require_ggml_dequantizable(type, file, tensor);
   const auto block = static_cast<int64_t>(ggml_block_size(type));
   HESSQ_CHECK(first >= 0 && n >= 0 && first % block == 0 && n % block == 0,
               "{}: tensor '{}' ({}): elements [{}, {}) do not start and end on a block boundary ({} elements)", file,

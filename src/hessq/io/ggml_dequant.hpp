@@ -13,6 +13,8 @@ namespace hessq::io {
 
 // Whether ggml_to_f32 converts `type` (a ggml type id).
 bool ggml_dequantizable(uint32_t type);
+// Throws naming `file`, `tensor` and the type when ggml_to_f32 does not convert `type`.
+void require_ggml_dequantizable(uint32_t type, const std::string& file, const std::string& tensor);
 
 // Elements [first, first + n) of a tensor of ggml `type` whose data (`nbytes` bytes, possibly
 // unaligned) starts at `data`, as fp32 into `dst`. `first` and `n` must be multiples of the type's

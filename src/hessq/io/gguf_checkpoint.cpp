@@ -109,9 +109,7 @@ std::map<std::string, StoredTensor> gguf_stored_tensors(const GgufFile& g) {
   std::map<std::string, StoredTensor> out;
   for (const GgufTensorInfo& info : g.tensors()) {
     const std::string hf = gguf_to_hf_name(info.name, g.path());
-    HESSQ_CHECK(ggml_dequantizable(info.type),
-                "{}: tensor '{}' has ggml type {}; hessq reads F32, F16, BF16, Q4_1 and Q8_0", g.path(), info.name,
-                ggml_type_name(info.type));
+    require_ggml_dequantizable(info.type, g.path(), info.name);
     HESSQ_CHECK(!out.count(hf), "{}: tensors '{}' and another both map to {}", g.path(), info.name, hf);
     out.emplace(hf, g.stored(info.name, hf));
   }

@@ -1,6 +1,5 @@
 #include "hessq/io/hessq_linear.hpp"
 
-
 #include <cstring>
 
 #include "hessq/core/error.hpp"

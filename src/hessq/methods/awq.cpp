@@ -1,6 +1,5 @@
 #include "hessq/methods/awq.hpp"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>

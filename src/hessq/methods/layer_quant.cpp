@@ -1,6 +1,5 @@
 #include "hessq/methods/layer_quant.hpp"
 
-
 #include <cmath>
 #include <limits>
 

@@ -96,7 +96,7 @@ void attention(const ModelConfig& c, const LayerCache& cache, int n, int pos, Bl
 #pragma omp parallel for schedule(static) num_threads(slices) if (parallel)
   for (int h = 0; h < c.n_heads; ++h) {
     const int g = h / group;
-    float* scores = s.scores.data() + slice * (parallel ? omp_get_thread_num() : 0);
+    float* scores = s.scores.data() + slice * omp_get_thread_num();  // 0 when the loop runs serially
     // S = Q_h K_g^T * scale: [n, total]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, total, hd, scale, &s.q[h * hd], q_dim,
                 cache.k.data() + g * hd, kv_dim, 0.0f, scores, total);

@@ -1,6 +1,5 @@
 #include "hessq/model/hadamard_linear.hpp"
 
-
 #include <cmath>
 #include <cstring>
 #include <vector>
