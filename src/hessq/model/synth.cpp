@@ -56,6 +56,8 @@ std::vector<NamedShape> shapes() {
       {"llama-3.1-8b", llama31},
       {"mistral-7b", make(Arch::Mistral, 4096, 14336, 32, 32, 8, 128, 32000, 32768, 1e6, 1e-5, false)},
       {"smollm-135m", make(Arch::Llama, 576, 1536, 30, 9, 3, 64, 49152, 2048, 10000.0, 1e-5, true)},
+      // llama2.c's stories110M (its model.py defaults with a 32000 vocabulary): the 110M decode benchmark shape.
+      {"stories110m", make(Arch::Llama, 768, 2048, 12, 12, 12, 64, 32000, 1024, 10000.0, 1e-5, false)},
   };
 }
 
