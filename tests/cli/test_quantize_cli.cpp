@@ -86,7 +86,7 @@ TEST(QuantizeCli, RecipeFileAndDump) {
   EXPECT_EQ(wq.shape, (std::vector<int64_t>{64, 172}));
   // The dumped W_q is exactly what the .hessq decodes to.
   const model::Model m = io::load_model(out);
-  const Tensor& stored = dynamic_cast<const model::QuantizedLinear&>(*m.layers[0].down).weight();
+  const Tensor stored = dynamic_cast<const model::QuantizedLinear&>(*m.layers[0].down).dequantized();
   EXPECT_TRUE(std::equal(wq.data.begin(), wq.data.end(), stored.ptr()));
 }
 

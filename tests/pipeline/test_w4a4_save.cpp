@@ -67,7 +67,8 @@ TEST(W4a4Save, FloatEquivalentWeightFoldsBranchSmoothingAndRotation) {
   // Reference without Q_x, in double: x_s = (x M) / s, y = x_s W_q^T + (x_s A) B^T.
   const model::LowRankBranch& L = *act.lowrank();
   const float* s_ = act.smooth()->ptr();
-  const float* Wq = act.residual()->weight().ptr();
+  const Tensor Wq_t = act.residual()->dequantized();
+  const float* Wq = Wq_t.ptr();
   double max_err = 0, max_y = 0;
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < m; ++i) {

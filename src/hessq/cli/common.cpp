@@ -12,6 +12,7 @@
 #include "hessq/io/hessq_format.hpp"
 #include "hessq/io/hf_config.hpp"
 #include "hessq/io/llama2c.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -21,6 +22,12 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--threads", g.threads, "Worker threads for GEMM and attention (0: all cores)")->check(CLI::NonNegativeNumber);
   app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr; no progress bars");
   app.add_flag("-v,--verbose", g.verbose, "Debug logging on stderr");
+  app.add_option("--int8-activations", g.int8_activations,
+                 "When packed INT weights (a .hessq's int-blocks layers) take int8 activations: auto = decode "
+                 "only (fewer than 8 tokens per call; fast integer dot products), on = every call (shows the "
+                 "accuracy cost in eval), off = never (exact fp32 activations everywhere)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->default_val("auto");
 }
 
 void apply_global_options(const GlobalOptions& g) {
@@ -28,6 +35,9 @@ void apply_global_options(const GlobalOptions& g) {
   // the output does not depend on the thread count (kernels/gemm_f32.hpp).
   openblas_set_num_threads(1);
   if (g.threads > 0) omp_set_num_threads(g.threads);
+  model::set_int8_activations(g.int8_activations == "on"    ? model::Int8Activations::On
+                              : g.int8_activations == "off" ? model::Int8Activations::Off
+                                                            : model::Int8Activations::Auto);
   spdlog::set_level(g.quiet ? spdlog::level::err : g.verbose ? spdlog::level::debug : spdlog::level::info);
   Progress::set_quiet(g.quiet);
 }

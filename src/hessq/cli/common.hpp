@@ -1,5 +1,5 @@
 // What every subcommand shares: the options that mean the same everywhere (--threads, --quiet,
-// --verbose), model and tokenizer resolution, and the registration functions main() dispatches to.
+// --verbose, --int8-activations), model and tokenizer resolution, and the registration functions main() dispatches to.
 #pragma once
 #include <memory>
 #include <string>
@@ -15,6 +15,7 @@ struct GlobalOptions {
   int threads = 0;  // 0: all cores
   bool quiet = false;
   bool verbose = false;
+  std::string int8_activations = "auto";  // model::Int8Activations
 };
 
 void add_global_options(CLI::App& app, GlobalOptions& g);

@@ -424,7 +424,9 @@ struct HessqContents {
   std::map<std::string, std::shared_ptr<model::Linear>> quantized;  // by linear name
 };
 
-HessqContents read_contents_unchecked(const std::string& dir, const json& j, const std::string& manifest) {
+// float_equivalents: also each quantized linear's float weight (convert, inspect); a model to run needs none.
+HessqContents read_contents_unchecked(const std::string& dir, const json& j, const std::string& manifest,
+                                      bool float_equivalents) {
   HessqContents out;
   out.ck.cfg = model_config_from_json(j.at("config"), manifest + " config");
   const fs::path single = fs::path(dir) / kSingleWeightsFile;
@@ -434,7 +436,7 @@ HessqContents read_contents_unchecked(const std::string& dir, const json& j, con
   for (const auto& rec : j["linears"]) {
     std::shared_ptr<model::Linear> lin = linear_from_record(rec, tensors, claimed, manifest);
     const std::string name = rec.at("name").get<std::string>();
-    out.ck.tensors[name + ".weight"] = float_equivalent_weight(*lin, manifest + " linear " + name);
+    if (float_equivalents) out.ck.tensors[name + ".weight"] = float_equivalent_weight(*lin, manifest + " linear " + name);
     if (tensors.count(name + ".bias")) out.ck.tensors[name + ".bias"] = tensors.at(name + ".bias").to_f32(false);
     out.quantized[name] = std::move(lin);
   }
@@ -451,11 +453,15 @@ HessqContents read_contents_unchecked(const std::string& dir, const json& j, con
 
 // A manifest whose values have unexpected JSON types (a record field that is a number where a
 // string belongs, say) is an error naming the manifest, not a JSON library exception.
-HessqContents read_contents(const std::string& dir) {
+HessqContents read_contents(const std::string& dir, bool float_equivalents) {
   const json j = read_hessq_manifest(dir);
   const std::string manifest = (fs::path(dir) / kHessqManifestFile).string();
+  if (json_field<int>(j, "format_version", manifest) < 3)
+    spdlog::info("{}: format version {} stores INT weights in the planar layout; they run decoded to fp32 (quantize "
+                 "again for packed execution)",
+                 manifest, json_field<int>(j, "format_version", manifest));
   try {
-    return read_contents_unchecked(dir, j, manifest);
+    return read_contents_unchecked(dir, j, manifest, float_equivalents);
   } catch (const nlohmann::json::exception& e) {
     HESSQ_FAIL("{}: unexpected structure: {}", manifest, e.what());
   }
@@ -463,18 +469,12 @@ HessqContents read_contents(const std::string& dir) {
 
 }  // namespace
 
-Checkpoint read_hessq_checkpoint(const std::string& dir) { return read_contents(dir).ck; }
+Checkpoint read_hessq_checkpoint(const std::string& dir) { return read_contents(dir, true).ck; }
 
+// The quantized linears run as stored (packed); only the float tensors are read as fp32.
 model::Model load_hessq_model(const std::string& dir) {
-  HessqContents c = read_contents(dir);
-  model::Model m = model::build_model(c.ck.cfg, c.ck.tensors, dir);
-  for (auto& [name, lin] : c.quantized) {
-    const std::string proj = name.substr(name.rfind('.') + 1);
-    const int layer = std::stoi(name.substr(std::string("model.layers.").size()));
-    for (model::Proj p : model::kAllProjs)
-      if (proj == model::proj_name(p)) m.layers[layer].linear(p) = lin;
-  }
-  return m;
+  HessqContents c = read_contents(dir, false);
+  return model::build_model(c.ck.cfg, std::move(c.ck.tensors), dir, c.quantized);
 }
 
 }  // namespace hessq::io

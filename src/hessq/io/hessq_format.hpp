@@ -1,4 +1,4 @@
-// The .hessq quantized-model format (version 2): a directory holding
+// The .hessq quantized-model format (version 3): a directory holding
 //   model-00001-of-000NN.safetensors ...  one shard per decoder block (its norms and linears,
 //                      io/hessq_linear.hpp), then one with the embedding, the final norm and the head
 //                      (stored as the source stored them: F32, F16 or BF16; F32 when transformed)
@@ -9,7 +9,9 @@
 //                      linear (io/hessq_linear.hpp) with its diagnostics, the summary, totals (bits per
 //                      weight over the quantized linears and over all parameters) and timing;
 //   a tokenizer file   copied from the source model, so eval/generate find it.
-// Version 1 directories (one model.safetensors) are read too.
+// Older versions are read too: version 1 (one model.safetensors) and 2 (shards) store every format in
+// the planar layout; version 3 stores INT weights as int blocks (the packed runtime's layout), and
+// older INT weights run decoded to fp32 (a message says so).
 // q/k rows are stored in the source model's RoPE layout (llama2.c: interleaved), which the config's
 // rope_style records; HF's config.json cannot express interleaved RoPE, so hessq.json's "config" is
 // authoritative and "hf_config" is informational (null for interleaved models).
@@ -33,7 +35,7 @@
 
 namespace hessq::io {
 
-inline constexpr int kHessqFormatVersion = 2;
+inline constexpr int kHessqFormatVersion = 3;
 inline constexpr const char* kHessqManifestFile = "hessq.json";
 
 bool is_hessq_dir(const std::string& path);  // a directory with a hessq.json

@@ -90,7 +90,37 @@ Tensor read_tensor(const std::map<std::string, StoredTensor>& tensors, const std
 std::vector<uint8_t> read_bytes(const std::map<std::string, StoredTensor>& tensors, const std::string& tensor,
                                 std::set<std::string>& claimed, const std::string& src) {
   const StoredTensor& t = claim(tensors, tensor, claimed, src);
-  return std::vector<uint8_t>(t.data, t.data + t.nbytes);
+  std::vector<uint8_t> bytes(t.data, t.data + t.nbytes);
+  t.release();  // the copy is what stays resident, not the file's pages too
+  return bytes;
+}
+
+// A planar record's codes / scales / zeros, checked against the sizes pack() makes, decoded once.
+std::shared_ptr<model::QuantizedLinear> read_planar(const nlohmann::json& rec, const formats::QuantSpec& spec, int64_t m,
+                                                    int64_t n, int64_t ns, std::optional<Tensor> bias,
+                                                    const std::map<std::string, StoredTensor>& tensors,
+                                                    std::set<std::string>& claimed, const std::string& src) {
+  const std::string name = json_field<std::string>(rec, "name", src);
+  formats::Packed packed;
+  packed.scale_dtype = json_field<std::string>(rec, "scale_dtype", src);
+  packed.global_scale = json_field<float>(rec, "global_scale", src);
+  packed.codes = read_bytes(tensors, name + ".qweight", claimed, src);
+  packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
+  if (tensors.count(name + ".zeros")) packed.zeros = read_bytes(tensors, name + ".zeros", claimed, src);
+  // Sizes must be exactly what this format packs for [m, n'] before anything is decoded.
+  const std::vector<float> zero(static_cast<size_t>(m * ns), 0.0f);
+  const formats::Packed ref = formats::pack(spec, zero.data(), m, ns);
+  HESSQ_CHECK(packed.codes.size() == ref.codes.size() && packed.scales.size() == ref.scales.size() &&
+                  packed.zeros.size() == ref.zeros.size() && packed.scale_dtype == ref.scale_dtype,
+              "{}: stored codes/scales/zeros have {}/{}/{} bytes ({}), expected {}/{}/{} ({}) for {} [{}, {}]", src,
+              packed.codes.size(), packed.scales.size(), packed.zeros.size(), packed.scale_dtype, ref.codes.size(),
+              ref.scales.size(), ref.zeros.size(), ref.scale_dtype, spec.name(), m, ns);
+  std::vector<float> decoded(static_cast<size_t>(m * ns));
+  formats::unpack(spec, packed, m, ns, decoded.data());
+  Tensor W_q = Tensor::zeros({m, n});
+  for (int64_t r = 0; r < m; ++r)
+    std::copy(decoded.begin() + r * ns, decoded.begin() + r * ns + n, W_q.ptr() + r * n);
+  return std::make_shared<model::QuantizedLinear>(spec, std::move(packed), std::move(W_q), std::move(bias), ns);
 }
 
 model::Proj proj_from_name(const std::string& s, const std::string& source) {
@@ -118,7 +148,8 @@ void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::
   const model::QuantizedLinear& q = *s.residual;
   const formats::Packed& pk = q.packed();
   entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
-  entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
+  if (q.layout() == model::WeightLayout::Planar)
+    entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
   if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
   if (q.bias()) add_f32(name + ".bias", *q.bias());
   rec = json::object();
@@ -126,6 +157,7 @@ void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::
   rec["layer"] = layer;
   rec["proj"] = model::proj_name(proj);
   rec["format"] = q.spec().name();
+  rec["layout"] = model::layout_name(q.layout());
   rec["shape"] = {q.out_features(), q.in_features()};
   rec["stored_shape"] = {q.out_features(), q.stored_in_features()};  // zero-padded inputs when wider
   rec["bits_per_weight"] = s.bits_per_weight();
@@ -171,29 +203,19 @@ std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
   HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
               n);
   const int64_t ns = stored[1];
-  formats::Packed packed;
-  packed.scale_dtype = json_field<std::string>(rec, "scale_dtype", src);
-  packed.global_scale = json_field<float>(rec, "global_scale", src);
-  packed.codes = read_bytes(tensors, name + ".qweight", claimed, src);
-  packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
-  if (tensors.count(name + ".zeros")) packed.zeros = read_bytes(tensors, name + ".zeros", claimed, src);
-  // Sizes must be exactly what this format packs for [m, n'] before anything is decoded.
-  const std::vector<float> zero(static_cast<size_t>(m * ns), 0.0f);
-  const formats::Packed ref = formats::pack(spec, zero.data(), m, ns);
-  HESSQ_CHECK(packed.codes.size() == ref.codes.size() && packed.scales.size() == ref.scales.size() &&
-                  packed.zeros.size() == ref.zeros.size() && packed.scale_dtype == ref.scale_dtype,
-              "{}: stored codes/scales/zeros have {}/{}/{} bytes ({}), expected {}/{}/{} ({}) for {} [{}, {}]", src,
-              packed.codes.size(), packed.scales.size(), packed.zeros.size(), packed.scale_dtype, ref.codes.size(),
-              ref.scales.size(), ref.zeros.size(), ref.scale_dtype, spec.name(), m, ns);
-  std::vector<float> decoded(static_cast<size_t>(m * ns));
-  formats::unpack(spec, packed, m, ns, decoded.data());
-  Tensor W_q = Tensor::zeros({m, n});
-  for (int64_t r = 0; r < m; ++r)
-    std::copy(decoded.begin() + r * ns, decoded.begin() + r * ns + n, W_q.ptr() + r * n);
   std::optional<Tensor> bias;
   if (tensors.count(name + ".bias")) bias = read_tensor(tensors, name + ".bias", {m}, "F32", claimed, src);
-  auto q = std::make_shared<model::QuantizedLinear>(spec, std::move(packed), std::move(W_q), std::move(bias), ns);
-
+  const std::string layout = rec.contains("layout") ? json_field<std::string>(rec, "layout", src) : "planar";
+  HESSQ_CHECK(layout == "planar" || layout == "int-blocks", "{}: layout must be \"planar\" or \"int-blocks\", got \"{}\"",
+              src, layout);
+  std::shared_ptr<model::QuantizedLinear> q;
+  if (layout == "int-blocks") {  // the packed bytes as stored: nothing is decoded
+    HESSQ_CHECK(model::int_block_layout(spec, m, n, src).has_value(), "{}: {} has no int-blocks layout", src, spec.name());
+    q = std::make_shared<model::QuantizedLinear>(spec, read_bytes(tensors, name + ".qweight", claimed, src), m, n, ns,
+                                                 std::move(bias), src);
+  } else {
+    q = read_planar(rec, spec, m, n, ns, std::move(bias), tensors, claimed, src);
+  }
   std::shared_ptr<model::Linear> out = q;
   if (rec.contains("rank") || rec.contains("act_format")) {  // an ActQuantLinear
     std::optional<formats::QuantSpec> x;
@@ -230,7 +252,7 @@ Tensor float_equivalent_weight(const model::Linear& lin, const std::string& name
   const StoredLinear s = split_stored_linear(lin, name);
   if (!s.residual) return s.dense->weight().clone();
   const int64_t m = s.residual->out_features(), n = s.residual->in_features();
-  Tensor W = s.residual->weight().clone();  // [m, n]
+  Tensor W = s.residual->dequantized();  // [m, n]
   if (s.act && s.act->lowrank()) {          // W_q + B A^T (fp32 GEMM: a float checkpoint's precision)
     const model::LowRankBranch& L = *s.act->lowrank();
     const int r = L.rank();

@@ -1,14 +1,18 @@
 // One block linear in a .hessq directory (io/hessq_format.hpp): its tensors and its manifest record.
 //   float          <name>.weight [m, n] F32 (and <name>.bias)
-//   quantized      <name>.qweight (U8, packed codes, 1-D), <name>.scales (the format's scale storage: F16
-//                  for INT, F32, F8_E4M3, or U8 holding E8M0), <name>.zeros (U8, asymmetric INT only),
-//                  <name>.bias F32
+//   quantized      layout "int-blocks" (INT-b per channel or in groups of 32k, model/quantized_linear.hpp):
+//                  <name>.qweight (U8, the blocks of kernels/int_blocks.hpp, scales and zeros inside)
+//                  layout "planar" (every other format): <name>.qweight (U8, packed codes, 1-D),
+//                  <name>.scales (the format's scale storage: F16 for INT, F32, F8_E4M3, or U8 holding
+//                  E8M0), <name>.zeros (U8, asymmetric INT only)
+//                  and <name>.bias F32
 //   + an ActQuantLinear (activation quantizer, smoothing, low-rank branch):
 //                  <name>.lowrank_A [n, r] and <name>.lowrank_B [m, r], F16 or F32 (the values the layer
 //                  runs with, bit for bit); <name>.smooth [n] F32, the input is divided by it
 //   + an online Hadamard (model::HadamardLinear around it): <name>.hadamard_base [b, b] F32, B of
 //                  M = (H_{2^k} / 2^(k/2)) ⊗ B
-// Record fields of a quantized linear: name, layer, proj, format, shape [m, n], stored_shape [m, n']
+// Record fields of a quantized linear: name, layer, proj, format, layout ("planar" when absent: format
+// version 1), shape [m, n], stored_shape [m, n']
 // (zero-padded inputs), bits_per_weight, scale_dtype, global_scale, diagnostics; an ActQuantLinear adds
 // "act_format" (absent for weight-only), "rank", "lowrank_dtype" (r > 0), "smooth", "extra_params",
 // "residual_bits_per_weight" ("bits_per_weight" is then the effective cost: residual + branch +

@@ -139,7 +139,7 @@ class ActQuantLinear final : public model::Linear {
       xq.resize(static_cast<size_t>(T * n));
       quantize_activations(*act_, x_s, T, n, xq.data());
     }
-    weight_->forward(act_ ? xq.data() : x_s, n_tokens, y);  // Step 3: quantized GEMM (+ bias)
+    weight_->forward_exact(act_ ? xq.data() : x_s, n_tokens, y);  // Step 3: quantized GEMM (+ bias)
     if (lowrank_) {                            // Step 4: the branch on the unquantized x_s
       const int r = lowrank_->rank();
       std::vector<float> t(static_cast<size_t>(T * r));

@@ -85,7 +85,8 @@ void check_layout(const ModelConfig& cfg, const std::map<std::string, Shape>& sh
   }
 }
 
-LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get) {
+LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get,
+                         const PrebuiltLinears& prebuilt) {
   LayerWeights L;
   auto layer_get = [&](const std::string& suffix) { return get(layer_tensor_name(l, suffix)); };
   L.attn_norm = layer_get("input_layernorm.weight");
@@ -95,6 +96,10 @@ LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tens
     L.k_norm = layer_get("self_attn.k_norm.weight");
   }
   for (Proj p : kAllProjs) {
+    if (auto it = prebuilt.find(layer_tensor_name(l, proj_module(p))); it != prebuilt.end()) {
+      L.linear(p) = it->second;
+      continue;
+    }
     std::optional<Tensor> bias;
     if (proj_has_bias(cfg, p)) bias = layer_get(proj_module(p) + ".bias");
     L.linear(p) = std::make_shared<DenseLinear>(layer_get(proj_module(p) + ".weight"), bias);
@@ -102,9 +107,15 @@ LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tens
   return L;
 }
 
-Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source) {
+Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source,
+                  const PrebuiltLinears& prebuilt) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : tensors) shapes.emplace(name, t.shape);
+  for (const auto& [module, lin] : prebuilt) {
+    HESSQ_CHECK(!tensors.count(module + ".weight"), "{}: {} is given both as a tensor and as a built linear", source,
+                module + ".weight");
+    shapes.emplace(module + ".weight", Shape{lin->out_features(), lin->in_features()});
+  }
   check_layout(cfg, shapes, source);
   auto get = [&](const std::string& name) -> Tensor {
     const Tensor& t = tensors.at(name);
@@ -117,7 +128,7 @@ Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& 
   m.tok_emb = get("model.embed_tokens.weight");
   m.final_norm = get("model.norm.weight");
   m.lm_head = std::make_shared<DenseLinear>(cfg.tie_embeddings ? m.tok_emb : get("lm_head.weight"));
-  for (int l = 0; l < cfg.n_layers; ++l) m.layers.push_back(build_layer(cfg, l, get));
+  for (int l = 0; l < cfg.n_layers; ++l) m.layers.push_back(build_layer(cfg, l, get, prebuilt));
   return m;
 }
 

@@ -47,13 +47,19 @@ std::string layer_tensor_name(int layer, const std::string& suffix);  // "model.
 // unexpected (some exporters' extra tensors are ignored with a warning) and wrong-shaped tensors
 // throw hessq::Error naming `source` and the tensor.
 void check_layout(const ModelConfig& cfg, const std::map<std::string, Shape>& shapes, const std::string& source);
-// Block `l`'s norms and DenseLinears from `get(name)` (fp32 tensors under HF names), each checked for
-// NaN/Inf.
-LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get);
+// Linears built elsewhere (a .hessq's quantized layers), by module name ("model.layers.0.self_attn.q_proj").
+using PrebuiltLinears = std::map<std::string, std::shared_ptr<Linear>>;
 
-// Validates `tensors` against checkpoint_layout(cfg) and builds the model. Throws hessq::Error naming
-// `source` and the offending tensor: missing, unexpected, wrong shape, NaN/Inf.
-Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source);
+// Block `l`'s norms and DenseLinears from `get(name)` (fp32 tensors under HF names), each checked for
+// NaN/Inf; a linear found in `prebuilt` is taken from there instead (its tensors are not read).
+LayerWeights build_layer(const ModelConfig& cfg, int l, const std::function<Tensor(const std::string&)>& get,
+                         const PrebuiltLinears& prebuilt = {});
+
+// Validates `tensors` (plus the prebuilt linears' [out, in] shapes) against checkpoint_layout(cfg) and
+// builds the model. Throws hessq::Error naming `source` and the offending tensor: missing, unexpected,
+// wrong shape, NaN/Inf.
+Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& source,
+                  const PrebuiltLinears& prebuilt = {});
 
 // The dense weights of `model` under their HF names (inverse of build_model). Throws if a linear is
 // not dense.

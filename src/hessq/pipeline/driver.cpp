@@ -362,7 +362,7 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
         const model::Linear* lin = sol.linear.get();
         if (auto* a = dynamic_cast<const model::ActQuantLinear*>(lin)) lin = a->residual().get();
         const auto* ql = dynamic_cast<const model::QuantizedLinear*>(lin);
-        opt_.dumper->add(LinearDump{l, p, k, pb.w.W[pi], pb.bc.all[i], to_mat(ql->weight())}, r_.weight_spec());
+        opt_.dumper->add(LinearDump{l, p, k, pb.w.W[pi], pb.bc.all[i], to_mat(ql->dequantized())}, r_.weight_spec());
       }
       std::shared_ptr<model::Linear> lin = sol.linear;
       if (p == model::Proj::Down && down_rotation)

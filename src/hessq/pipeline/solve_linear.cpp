@@ -192,7 +192,7 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
   // Diagnostics. W_eff: what the layer computes without Q_x, in the smoothed space.
   t0 = Clock::now();
   // (The solver's peak buffers are gone by now, so the copies below do not raise the peak.)
-  const MatF W_q = Eigen::Map<const MatF>(residual->weight().ptr(), m, n);
+  const MatF W_q = Eigen::Map<const MatF>(residual->dequantized().ptr(), m, n);
   std::optional<MatF> W_eff_store;
   if (branch) W_eff_store = W_q + B * A.transpose();
   const MatF& W_eff = branch ? *W_eff_store : W_q;
