@@ -37,7 +37,7 @@ struct QuantizeArgs {
   int64_t calib_tokens = 16384, heldout_tokens = 2048, calib_max_chars = 0;
   int calib_window = 0;  // 0: min(model context, 512)
   bool float_inputs = false, json = false, resume = false, force = false;
-  std::string hidden_dtype = "f32", spill;
+  std::string hidden_dtype = "f32", spill, head_format;
   std::vector<std::string> sets;  // --set PASS.KEY=VALUE
   // --method flags; applied only when given
   int bits = 4, group = 0, grid = 20;
@@ -317,7 +317,8 @@ static json run_fingerprint(const QuantizeArgs& a, const pipeline::Recipe& r, co
           {"recipe", recipe},
           {"calibration_tokens_fnv1a", fmt::format("{:016x}", h)},
           {"calibration_windows", {w.calib.size(), w.heldout.size(), w.window}},
-          {"hidden_dtype", a.hidden_dtype}};
+          {"hidden_dtype", a.hidden_dtype},
+          {"head_format", a.head_format}};
 }
 
 static io::DType parse_hidden_dtype(const std::string& s) {
@@ -366,6 +367,8 @@ static void run_quantize(const QuantizeArgs& a) {
   opt.hidden_dtype = hidden_dtype;
   opt.spill_file = spill;
   opt.dumper = dumper.get();
+  if (!a.head_format.empty())
+    opt.head_spec = with_context("--head-format", [&] { return formats::parse_spec(a.head_format); });
   pipeline::HessqSink sink(writer, src.cfg);
   const pipeline::QuantizeReport rep = pipeline::quantize(src, recipe, w, sink, opt);
 
@@ -503,6 +506,10 @@ void add_quantize(CLI::App& app) {
                   "Keep the hidden states in this file (memory-mapped) instead of memory; 'auto': in OUT.partial "
                   "(chosen automatically when they would not fit)")
       ->group("Memory");
+  sub->add_option("--head-format", a->head_format,
+                  "Also quantize the token embedding and the output head (RTN) to this weight format, e.g. int8-g32, "
+                  "int6-g32 or int4-g32 (default: kept as the source stores them). INT formats in groups of 32k "
+                  "values run packed: the embedding is read row by row, the head by the packed decode kernel");
   sub->add_option("--dump", a->dump, "Also write each linear's W, calibration X and W_q as .npy + manifest.json here");
   sub->add_flag("--json", a->json,
                 "Print a JSON summary (totals, block_forwards, peak RSS, per-projection diagnostics, timing) on "

@@ -264,7 +264,8 @@ model::LayerWeights HessqWriter::load_block(int layer, const model::ModelConfig&
   return L;
 }
 
-void HessqWriter::write_tensors(const model::ModelConfig& cfg, const std::vector<StoredTensor>& tensors) {
+void HessqWriter::write_tensors(const model::ModelConfig& cfg, const std::vector<StoredTensor>& tensors,
+                                const QuantizedTensors& quantized) {
   cfg_ = cfg;
   std::vector<SafetensorsEntry> entries;
   json rec = {{"shard", shard_name(n_layers_)}, {"config", model_config_json(cfg)}, {"tensors", json::array()}};
@@ -284,6 +285,15 @@ void HessqWriter::write_tensors(const model::ModelConfig& cfg, const std::vector
     rec["tensors"].push_back(t.name);
     params += t.numel();
     bits += dtype_bits(entries.back().dtype) * static_cast<double>(t.numel());
+  }
+  rec["quantized"] = json::array();
+  for (const auto& [name, q] : quantized) {
+    const size_t first = entries.size();
+    rec["quantized"].push_back(quantized_entries(*q, name, entries));
+    for (size_t i = first; i < entries.size(); ++i) rec["tensors"].push_back(entries[i].name);
+    const double mn = static_cast<double>(q->out_features()) * q->in_features();
+    params += q->out_features() * static_cast<int64_t>(q->in_features()) + (q->bias() ? q->out_features() : 0);
+    bits += q->bits_per_weight() * mn + (q->bias() ? 32.0 * q->out_features() : 0.0);
   }
   rec["other_params"] = params;
   rec["other_bits"] = bits;
@@ -329,7 +339,8 @@ void HessqWriter::commit(const HessqMeta& meta, const std::map<std::string, std:
       linears.push_back(rec);
     }
   }
-  add_record(read_json((part / kTensorsRecord).string()));
+  const json tensors_rec = read_json((part / kTensorsRecord).string());
+  add_record(tensors_rec);
 
   json j;
   j["format"] = "hessq";
@@ -345,6 +356,7 @@ void HessqWriter::commit(const HessqMeta& meta, const std::map<std::string, std:
   j["recipe"] = meta.recipe;
   j["calibration"] = meta.calibration;
   j["linears"] = std::move(linears);
+  j["embeddings"] = tensors_rec.value("quantized", json::array());
   j["summary"] = meta.summary;
   const int64_t all = q_params + other_params;
   j["totals"] = {{"quantized_linears", j["linears"].size()},
@@ -391,14 +403,20 @@ void write_hessq(const std::string& dir, const model::Model& m, const HessqMeta&
   fs::remove_all(dir + ".partial");
   HessqWriter w(dir, m.cfg.n_layers, json{{"in_memory_model", m.source}}, false, true);
   for (int l = 0; l < m.cfg.n_layers; ++l) w.write_block(l, m.layers[l], m.cfg, diagnostics);
-  std::vector<StoredTensor> t = {stored_f32("model.embed_tokens.weight", m.tok_emb, m.source),
-                                 stored_f32("model.norm.weight", m.final_norm, m.source)};
+  std::vector<StoredTensor> t = {stored_f32("model.norm.weight", m.final_norm, m.source)};
+  QuantizedTensors q;
+  if (m.tok_emb_q) q.emplace_back("model.embed_tokens", m.tok_emb_q);
+  else t.push_back(stored_f32("model.embed_tokens.weight", m.tok_emb, m.source));
   if (!m.cfg.tie_embeddings) {
-    auto* head = dynamic_cast<const model::DenseLinear*>(m.lm_head.get());
-    HESSQ_CHECK(head != nullptr, "{}: lm_head must be a dense float linear to be stored", dir);
-    t.push_back(stored_f32("lm_head.weight", head->weight(), m.source));
+    if (auto qh = std::dynamic_pointer_cast<const model::QuantizedLinear>(m.lm_head)) {
+      q.emplace_back("lm_head", qh);
+    } else {
+      auto* head = dynamic_cast<const model::DenseLinear*>(m.lm_head.get());
+      HESSQ_CHECK(head != nullptr, "{}: lm_head must be a dense float or a quantized linear to be stored", dir);
+      t.push_back(stored_f32("lm_head.weight", head->weight(), m.source));
+    }
   }
-  w.write_tensors(m.cfg, t);
+  w.write_tensors(m.cfg, t, q);
   w.commit(meta, extra_files);
 }
 
@@ -440,6 +458,15 @@ HessqContents read_contents_unchecked(const std::string& dir, const json& j, con
     if (tensors.count(name + ".bias")) out.ck.tensors[name + ".bias"] = tensors.at(name + ".bias").to_f32(false);
     out.quantized[name] = std::move(lin);
   }
+  if (j.contains("embeddings"))
+    for (const auto& rec : j["embeddings"]) {
+      const std::string name = json_field<std::string>(rec, "name", manifest + " embeddings");
+      HESSQ_CHECK(name == "model.embed_tokens" || name == "lm_head",
+                  "{}: embeddings record \"{}\" (expected model.embed_tokens or lm_head)", manifest, name);
+      auto q = quantized_from_record(rec, name, tensors, claimed, manifest + " " + name);
+      if (float_equivalents) out.ck.tensors[name + ".weight"] = q->dequantized();
+      out.quantized[name] = std::move(q);
+    }
   for (const auto& [name, t] : tensors) {
     if (claimed.count(name)) continue;
     HESSQ_CHECK(t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16,

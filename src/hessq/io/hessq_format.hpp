@@ -6,7 +6,8 @@
 //   hessq.json         the manifest: format version, tool version and commit, the model config
 //                      (hessq's own fields, incl. rope_style, plus the HF config.json when HF can
 //                      express it), the recipe, the calibration summary, one record per quantized
-//                      linear (io/hessq_linear.hpp) with its diagnostics, the summary, totals (bits per
+//                      linear (io/hessq_linear.hpp) with its diagnostics, "embeddings": the records of a
+//                      quantized embedding / head (quantize --head-format), the summary, totals (bits per
 //                      weight over the quantized linears and over all parameters) and timing;
 //   a tokenizer file   copied from the source model, so eval/generate find it.
 // Older versions are read too: version 1 (one model.safetensors) and 2 (shards) store every format in
@@ -32,11 +33,16 @@
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/stored_tensor.hpp"
 #include "hessq/model/model.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 namespace hessq::io {
 
 inline constexpr int kHessqFormatVersion = 3;
 inline constexpr const char* kHessqManifestFile = "hessq.json";
+
+// A quantized embedding or head by module name ("model.embed_tokens", "lm_head"; a tied model's one
+// quantized embedding serves both), stored like a block linear and listed in hessq.json "embeddings".
+using QuantizedTensors = std::vector<std::pair<std::string, std::shared_ptr<const model::QuantizedLinear>>>;
 
 bool is_hessq_dir(const std::string& path);  // a directory with a hessq.json
 std::string hessq_partial_dir(const std::string& dir);  // "<dir>.partial": where an output is assembled
@@ -69,7 +75,8 @@ class HessqWriter {
   void write_block(int layer, const model::LayerWeights& L, const model::ModelConfig& cfg,
                    const std::map<std::string, nlohmann::ordered_json>& diagnostics);
   // The embedding, final norm and head, and the quantized model's config.
-  void write_tensors(const model::ModelConfig& cfg, const std::vector<StoredTensor>& tensors);
+  void write_tensors(const model::ModelConfig& cfg, const std::vector<StoredTensor>& tensors,
+                     const QuantizedTensors& quantized = {});
   // Every record written so far (this run and the resumed one), diagnostics included, by name.
   std::map<std::string, nlohmann::ordered_json> diagnostics() const;
   // The index, hessq.json and `extra_files` ({name: contents}, e.g. the tokenizer); then the side

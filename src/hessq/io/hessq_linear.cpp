@@ -131,6 +131,49 @@ model::Proj proj_from_name(const std::string& s, const std::string& source) {
 
 }  // namespace
 
+json quantized_entries(const model::QuantizedLinear& q, const std::string& name, std::vector<SafetensorsEntry>& entries) {
+  const formats::Packed& pk = q.packed();
+  entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
+  if (q.layout() == model::WeightLayout::Planar)
+    entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
+  if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
+  if (q.bias()) entries.push_back(f32_entry(name + ".bias", *q.bias()));
+  json rec = json::object();
+  rec["name"] = name;
+  rec["format"] = q.spec().name();
+  rec["layout"] = model::layout_name(q.layout());
+  rec["shape"] = {q.out_features(), q.in_features()};
+  rec["stored_shape"] = {q.out_features(), q.stored_in_features()};  // zero-padded inputs when wider
+  rec["bits_per_weight"] = q.bits_per_weight();
+  rec["scale_dtype"] = pk.scale_dtype;
+  rec["global_scale"] = pk.global_scale;
+  return rec;
+}
+
+std::shared_ptr<model::QuantizedLinear> quantized_from_record(const nlohmann::json& rec, const std::string& name,
+                                                              const std::map<std::string, StoredTensor>& tensors,
+                                                              std::set<std::string>& claimed, const std::string& src) {
+  const formats::QuantSpec spec =
+      with_context(src, [&] { return formats::parse_spec(json_field<std::string>(rec, "format", src)); });
+  const auto shape = json_field<std::vector<int64_t>>(rec, "shape", src);
+  HESSQ_CHECK(shape.size() == 2 && shape[0] > 0 && shape[1] > 0, "{}: shape must be [out, in]", src);
+  const int64_t m = shape[0], n = shape[1];
+  const auto stored = rec.contains("stored_shape") ? json_field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
+  HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
+              n);
+  const int64_t ns = stored[1];
+  std::optional<Tensor> bias;
+  if (tensors.count(name + ".bias")) bias = read_tensor(tensors, name + ".bias", {m}, "F32", claimed, src);
+  const std::string layout = rec.contains("layout") ? json_field<std::string>(rec, "layout", src) : "planar";
+  HESSQ_CHECK(layout == "planar" || layout == "int-blocks", "{}: layout must be \"planar\" or \"int-blocks\", got \"{}\"",
+              src, layout);
+  if (layout == "planar") return read_planar(rec, spec, m, n, ns, std::move(bias), tensors, claimed, src);
+  // int-blocks: the packed bytes as stored; nothing is decoded
+  HESSQ_CHECK(model::int_block_layout(spec, m, n, src).has_value(), "{}: {} has no int-blocks layout", src, spec.name());
+  return std::make_shared<model::QuantizedLinear>(spec, read_bytes(tensors, name + ".qweight", claimed, src), m, n, ns,
+                                                  std::move(bias), src);
+}
+
 void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::vector<SafetensorsEntry>& entries,
                     std::list<std::vector<uint8_t>>& scratch, json& rec, int64_t& other_params) {
   const std::string name = model::linear_name(layer, proj);
@@ -146,23 +189,11 @@ void linear_entries(const model::Linear& lin, int layer, model::Proj proj, std::
     return;
   }
   const model::QuantizedLinear& q = *s.residual;
-  const formats::Packed& pk = q.packed();
-  entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
-  if (q.layout() == model::WeightLayout::Planar)
-    entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
-  if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
-  if (q.bias()) add_f32(name + ".bias", *q.bias());
-  rec = json::object();
-  rec["name"] = name;
+  other_params += q.bias() ? q.bias()->numel() : 0;
+  rec = quantized_entries(q, name, entries);
   rec["layer"] = layer;
   rec["proj"] = model::proj_name(proj);
-  rec["format"] = q.spec().name();
-  rec["layout"] = model::layout_name(q.layout());
-  rec["shape"] = {q.out_features(), q.in_features()};
-  rec["stored_shape"] = {q.out_features(), q.stored_in_features()};  // zero-padded inputs when wider
   rec["bits_per_weight"] = s.bits_per_weight();
-  rec["scale_dtype"] = pk.scale_dtype;
-  rec["global_scale"] = pk.global_scale;
   if (s.act) {
     const model::ActQuantLinear& a = *s.act;
     if (a.act_spec()) rec["act_format"] = a.act_spec()->name();
@@ -194,28 +225,8 @@ std::shared_ptr<model::Linear> linear_from_record(const nlohmann::json& rec,
   const int layer = json_field<int>(rec, "layer", src);
   const model::Proj proj = proj_from_name(json_field<std::string>(rec, "proj", src), src);
   HESSQ_CHECK(name == model::linear_name(layer, proj), "{}: layer/proj do not match the name", src);
-  const formats::QuantSpec spec =
-      with_context(src, [&] { return formats::parse_spec(json_field<std::string>(rec, "format", src)); });
-  const auto shape = json_field<std::vector<int64_t>>(rec, "shape", src);
-  HESSQ_CHECK(shape.size() == 2 && shape[0] > 0 && shape[1] > 0, "{}: shape must be [out, in]", src);
-  const int64_t m = shape[0], n = shape[1];
-  const auto stored = rec.contains("stored_shape") ? json_field<std::vector<int64_t>>(rec, "stored_shape", src) : shape;
-  HESSQ_CHECK(stored.size() == 2 && stored[0] == m && stored[1] >= n, "{}: stored_shape must be [{}, >= {}]", src, m,
-              n);
-  const int64_t ns = stored[1];
-  std::optional<Tensor> bias;
-  if (tensors.count(name + ".bias")) bias = read_tensor(tensors, name + ".bias", {m}, "F32", claimed, src);
-  const std::string layout = rec.contains("layout") ? json_field<std::string>(rec, "layout", src) : "planar";
-  HESSQ_CHECK(layout == "planar" || layout == "int-blocks", "{}: layout must be \"planar\" or \"int-blocks\", got \"{}\"",
-              src, layout);
-  std::shared_ptr<model::QuantizedLinear> q;
-  if (layout == "int-blocks") {  // the packed bytes as stored: nothing is decoded
-    HESSQ_CHECK(model::int_block_layout(spec, m, n, src).has_value(), "{}: {} has no int-blocks layout", src, spec.name());
-    q = std::make_shared<model::QuantizedLinear>(spec, read_bytes(tensors, name + ".qweight", claimed, src), m, n, ns,
-                                                 std::move(bias), src);
-  } else {
-    q = read_planar(rec, spec, m, n, ns, std::move(bias), tensors, claimed, src);
-  }
+  const std::shared_ptr<model::QuantizedLinear> q = quantized_from_record(rec, name, tensors, claimed, src);
+  const int64_t m = q->out_features(), n = q->in_features();
   std::shared_ptr<model::Linear> out = q;
   if (rec.contains("rank") || rec.contains("act_format")) {  // an ActQuantLinear
     std::optional<formats::QuantSpec> x;

@@ -48,6 +48,16 @@ struct StoredLinear {
 // Throws naming `name` for a linear .hessq cannot store (e.g. a HadamardLinear around a float linear).
 StoredLinear split_stored_linear(const model::Linear& lin, const std::string& name);
 
+// One quantized weight's tensors (<name>.qweight, .scales and .zeros when planar, .bias) as safetensors
+// entries pointing into `q`, and its record's common fields (name, format, layout, shape, stored_shape,
+// bits_per_weight, scale_dtype, global_scale). Block linears and a quantized embedding / head use it.
+nlohmann::ordered_json quantized_entries(const model::QuantizedLinear& q, const std::string& name,
+                                         std::vector<SafetensorsEntry>& entries);
+// The inverse: the layer a record's common fields describe, from the tensors named `name`.*.
+std::shared_ptr<model::QuantizedLinear> quantized_from_record(const nlohmann::json& rec, const std::string& name,
+                                                              const std::map<std::string, StoredTensor>& tensors,
+                                                              std::set<std::string>& claimed, const std::string& src);
+
 // The tensors of `lin` as safetensors entries, and (for a quantized linear) its record (without
 // "diagnostics"). Entries point into the linear's tensors or into buffers appended to `scratch`, which
 // must outlive the write. `other_params` counts the stored F32 values that are not quantized weights

@@ -113,66 +113,75 @@ __attribute__((target("avx2,fma"))) inline float hsum8(__m256 s) {
   return _mm_cvtss_f32(h);
 }
 
+// F16 scale of a group header (F16C; every AVX2 machine hessq targets has it).
+__attribute__((target("avx2,fma,f16c"))) inline float scale_f16c(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+// Per-block integer products u . q as eight i32 partial sums.
 // vpmaddubsw multiplies unsigned by signed bytes and saturates pair sums to i16: codes <= 127 (b <= 7)
 // stay exact (2 * 127 * 127 < 32767). 8-bit codes are re-centred, w = u - 128, and multiplied with
 // the sign trick (|w| unsigned times q with w's sign), so the group correction uses z - 128.
 template <int B>
-__attribute__((target("avx2,fma"))) void rows_avx2(const IntBlockLayout& L, const uint8_t* data, const ActQ8& x,
-                                                   const float* xg, float* y, int64_t r0, int64_t r1) {
-  const int64_t nb = L.group / kIntBlock;
-  const __m256i ones = _mm256_set1_epi16(1);
-  const int zshift = B == 8 ? 128 : 0;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* p = data + r * L.row_bytes();
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0.0f;
-    for (int64_t g = 0; g < L.groups_per_row(); ++g, p += L.group_bytes()) {
-      const GroupHeader h = header(L, p);
-      const uint8_t* b = p + L.header_bytes();
-      const int64_t j0 = g * nb;
-      for (int64_t k = 0; k < nb; ++k, b += 4 * B) {
-        __m256i u = unpack_avx2<B>(b);
-        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + (j0 + k) * kIntBlock));
-        if constexpr (B == 8) {
-          const __m256i w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
-          u = _mm256_sign_epi8(w, w);
-          q = _mm256_sign_epi8(q, w);
-        }
-        const __m256i p32 = _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), ones);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(x.d[j0 + k] * h.s), acc);
-      }
-      corr += h.s * static_cast<float>(h.z - zshift) * xg[g];
-    }
-    y[r] = hsum8(acc) - corr;
+__attribute__((target("avx2,fma,f16c"))) inline __m256i dot_avx2(__m256i u, __m256i q) {
+  if constexpr (B == 8) {
+    const __m256i w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));
+    u = _mm256_sign_epi8(w, w);
+    q = _mm256_sign_epi8(q, w);
   }
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), _mm256_set1_epi16(1));
 }
-
 // AVX-512 VNNI: vpdpbusd sums four u8 x s8 products into i32 lanes, exact for every code width.
 template <int B>
-__attribute__((target("avx2,fma,avx512f,avx512vl,avx512vnni"))) void rows_vnni(const IntBlockLayout& L,
-                                                                               const uint8_t* data, const ActQ8& x,
-                                                                               const float* xg, float* y, int64_t r0,
-                                                                               int64_t r1) {
-  const int64_t nb = L.group / kIntBlock;
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* p = data + r * L.row_bytes();
-    __m256 acc = _mm256_setzero_ps();
-    float corr = 0.0f;
-    for (int64_t g = 0; g < L.groups_per_row(); ++g, p += L.group_bytes()) {
-      const GroupHeader h = header(L, p);
-      const uint8_t* b = p + L.header_bytes();
-      const int64_t j0 = g * nb;
-      for (int64_t k = 0; k < nb; ++k, b += 4 * B) {
-        const __m256i u = unpack_avx2<B>(b);
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + (j0 + k) * kIntBlock));
-        const __m256i p32 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, q);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(x.d[j0 + k] * h.s), acc);
-      }
-      corr += h.s * static_cast<float>(h.z) * xg[g];
-    }
-    y[r] = hsum8(acc) - corr;
-  }
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))) inline __m256i dot_vnni(__m256i u, __m256i q) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, q);
 }
+
+// The SIMD paths share this body (a macro, because each needs its own target attribute for its dot
+// product to inline): rows in fours (four independent FMA chains, each activation block loaded once);
+// one vector of eight i32 partial sums per block and row, scaled by d_j * s_rg into a float
+// accumulator, reduced once per row.
+#define HESSQ_INT_ROWS(NAME, TARGET, DOT, ZSHIFT)                                                                   \
+  template <int B>                                                                                                  \
+  __attribute__((target(TARGET))) void NAME(const IntBlockLayout& L, const uint8_t* data, const ActQ8& x,           \
+                                            const float* xg, float* y, int64_t r0, int64_t r1) {                   \
+    constexpr int R = 4;                                                                                            \
+    const int zshift = ZSHIFT;                                                                                      \
+    const int64_t nb = L.group / kIntBlock, G = L.groups_per_row(), hb = L.header_bytes(), gb = L.group_bytes();   \
+    const int64_t rb = L.row_bytes();                                                                               \
+    for (int64_t r = r0; r < r1; r += R) {                                                                          \
+      const int rows = static_cast<int>(std::min<int64_t>(R, r1 - r));                                              \
+      __m256 acc[R];                                                                                                \
+      float corr[R] = {};                                                                                           \
+      for (auto& a : acc) a = _mm256_setzero_ps();                                                                  \
+      for (int64_t g = 0; g < G; ++g) {                                                                             \
+        const uint8_t* p[R];                                                                                        \
+        float s[R];                                                                                                 \
+        for (int i = 0; i < R; ++i) {                                                                               \
+          p[i] = data + (r + std::min(i, rows - 1)) * rb + g * gb; /* short tail: repeat the last row */            \
+          s[i] = scale_f16c(p[i]);                                                                                  \
+          corr[i] += s[i] * static_cast<float>((L.asym ? p[i][2] : L.symmetric_zero()) - zshift) * xg[g];           \
+          p[i] += hb;                                                                                               \
+        }                                                                                                           \
+        for (int64_t k = 0; k < nb; ++k) {                                                                          \
+          const int64_t j = g * nb + k;                                                                             \
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + j * kIntBlock));       \
+          const float d = x.d[j];                                                                                   \
+          for (int i = 0; i < R; ++i) {                                                                             \
+            const __m256i p32 = DOT<B>(unpack_avx2<B>(p[i] + k * 4 * B), q);                                        \
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p32), _mm256_set1_ps(d * s[i]), acc[i]);                    \
+          }                                                                                                         \
+        }                                                                                                           \
+      }                                                                                                             \
+      for (int i = 0; i < rows; ++i) y[r + i] = hsum8(acc[i]) - corr[i];                                            \
+    }                                                                                                               \
+  }
+
+HESSQ_INT_ROWS(rows_avx2, "avx2,fma,f16c", dot_avx2, B == 8 ? 128 : 0)
+HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni, 0)
+#undef HESSQ_INT_ROWS
 
 using RowsFn = void (*)(const IntBlockLayout&, const uint8_t*, const ActQ8&, const float*, float*, int64_t, int64_t);
 

@@ -1,11 +1,13 @@
 #include "hessq/model/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "hessq/core/error.hpp"
+#include "hessq/model/quantized_linear.hpp"
 #include "hessq/model/layout.hpp"
 
 namespace hessq::model {
@@ -114,6 +116,7 @@ Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& 
   for (const auto& [module, lin] : prebuilt) {
     HESSQ_CHECK(!tensors.count(module + ".weight"), "{}: {} is given both as a tensor and as a built linear", source,
                 module + ".weight");
+    if (module == "lm_head" && cfg.tie_embeddings) continue;  // a tied model has no lm_head tensor
     shapes.emplace(module + ".weight", Shape{lin->out_features(), lin->in_features()});
   }
   check_layout(cfg, shapes, source);
@@ -125,11 +128,25 @@ Model build_model(const ModelConfig& cfg, TensorMap tensors, const std::string& 
   Model m;
   m.cfg = cfg;
   m.source = source;
-  m.tok_emb = get("model.embed_tokens.weight");
   m.final_norm = get("model.norm.weight");
-  m.lm_head = std::make_shared<DenseLinear>(cfg.tie_embeddings ? m.tok_emb : get("lm_head.weight"));
+  if (auto it = prebuilt.find("model.embed_tokens"); it != prebuilt.end()) {
+    m.tok_emb_q = std::dynamic_pointer_cast<const QuantizedLinear>(it->second);
+    HESSQ_CHECK(m.tok_emb_q != nullptr, "{}: model.embed_tokens must be a quantized linear", source);
+    if (cfg.tie_embeddings) m.lm_head = it->second;
+  } else {
+    m.tok_emb = get("model.embed_tokens.weight");
+    if (cfg.tie_embeddings) m.lm_head = std::make_shared<DenseLinear>(m.tok_emb);
+  }
+  if (auto it = prebuilt.find("lm_head"); it != prebuilt.end()) m.lm_head = it->second;
+  else if (!cfg.tie_embeddings) m.lm_head = std::make_shared<DenseLinear>(get("lm_head.weight"));
   for (int l = 0; l < cfg.n_layers; ++l) m.layers.push_back(build_layer(cfg, l, get, prebuilt));
   return m;
+}
+
+void embedding_row(const Model& m, int token, float* out) {
+  if (m.tok_emb_q) return m.tok_emb_q->dequantize_row(token, out);
+  const int64_t d = m.tok_emb.cols();
+  std::copy(m.tok_emb.ptr() + token * d, m.tok_emb.ptr() + (token + 1) * d, out);
 }
 
 static const DenseLinear& dense(const Linear& lin, const std::string& name) {

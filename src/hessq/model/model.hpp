@@ -25,12 +25,15 @@ struct LayerWeights {
   const Linear& linear(Proj p) const;
 };
 
+class QuantizedLinear;
+
 struct Model {
   ModelConfig cfg;
-  Tensor tok_emb;  // [vocab, dim]
+  Tensor tok_emb;  // [vocab, dim]; empty when the embedding is stored quantized (tok_emb_q)
+  std::shared_ptr<const QuantizedLinear> tok_emb_q;  // quantized embedding rows (quantize --head-format)
   std::vector<LayerWeights> layers;
   Tensor final_norm;                // [dim]
-  std::shared_ptr<Linear> lm_head;  // [vocab, dim]; shares tok_emb when tied
+  std::shared_ptr<Linear> lm_head;  // [vocab, dim]; shares tok_emb (or tok_emb_q) when tied
   std::string source;               // where it was loaded from, for messages
 };
 
@@ -47,8 +50,12 @@ std::string layer_tensor_name(int layer, const std::string& suffix);  // "model.
 // unexpected (some exporters' extra tensors are ignored with a warning) and wrong-shaped tensors
 // throw hessq::Error naming `source` and the tensor.
 void check_layout(const ModelConfig& cfg, const std::map<std::string, Shape>& shapes, const std::string& source);
-// Linears built elsewhere (a .hessq's quantized layers), by module name ("model.layers.0.self_attn.q_proj").
+// Linears built elsewhere (a .hessq's quantized layers), by module name ("model.layers.0.self_attn.q_proj");
+// "model.embed_tokens" (a QuantizedLinear, its rows looked up) and "lm_head" are accepted too.
 using PrebuiltLinears = std::map<std::string, std::shared_ptr<Linear>>;
+
+// Row `token` of the embedding (fp32, or decoded from tok_emb_q) into out [dim].
+void embedding_row(const Model& m, int token, float* out);
 
 // Block `l`'s norms and DenseLinears from `get(name)` (fp32 tensors under HF names), each checked for
 // NaN/Inf; a linear found in `prebuilt` is taken from there instead (its tensors are not read).

@@ -69,6 +69,15 @@ Tensor QuantizedLinear::dequantized() const {
   return W;
 }
 
+void QuantizedLinear::dequantize_row(int64_t r, float* out) const {
+  HESSQ_CHECK(r >= 0 && r < m_, "row {} out of range [0, {})", r, m_);
+  if (dense_) {
+    std::memcpy(out, dense_->weight().ptr() + r * n_, sizeof(float) * static_cast<size_t>(n_));
+    return;
+  }
+  kernels::dequantize_int_rows(*blocks_, packed_.codes.data(), r, r + 1, out);
+}
+
 void QuantizedLinear::add_bias(float* y, int n_tokens) const {
   if (!bias_) return;
   const float* b = bias_->ptr();

@@ -72,6 +72,7 @@ class QuantizedLinear final : public model::Linear {
   const formats::Packed& packed() const { return packed_; }
   const std::optional<kernels::IntBlockLayout>& blocks() const { return blocks_; }
   Tensor dequantized() const;  // W_q [m, n] in fp32 (a copy for IntBlocks, decoded here)
+  void dequantize_row(int64_t r, float* out) const;  // row r of W_q into out [n] (an embedding lookup)
   const std::optional<Tensor>& bias() const { return bias_; }
   int64_t stored_in_features() const { return stored_in_; }  // >= in_features() when padded
   // Bytes stored for the weight: codes, scales, zero points (and NVFP4's FP32 global scale).

@@ -27,7 +27,7 @@ const float* Transformer::forward(const int* tokens, int n, bool all_logits) {
   for (int t = 0; t < n; ++t) {
     HESSQ_CHECK(tokens[t] >= 0 && tokens[t] < c.vocab_size, "token id {} out of range [0, {})", tokens[t],
                 c.vocab_size);
-    std::memcpy(&x_[t * d], m_.tok_emb.ptr() + static_cast<size_t>(tokens[t]) * d, sizeof(float) * d);
+    embedding_row(m_, tokens[t], &x_[t * d]);
   }
   const int last = stop_after_ >= 0 ? std::min(stop_after_, c.n_layers - 1) : c.n_layers - 1;
   for (int l = 0; l <= last; ++l)

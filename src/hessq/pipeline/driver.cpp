@@ -20,6 +20,7 @@
 #include "hessq/pipeline/block_passes.hpp"
 #include "hessq/pipeline/block_stats.hpp"
 #include "hessq/pipeline/dump.hpp"
+#include "hessq/pipeline/head_quant.hpp"
 #include "hessq/pipeline/hidden_states.hpp"
 #include "hessq/pipeline/hero_pass.hpp"
 #include "hessq/pipeline/matrix_util.hpp"
@@ -49,7 +50,8 @@ void ModelSink::put_block(int layer, const model::LayerWeights& q, const std::ma
   for (const auto& [name, j] : d) diagnostics[name] = j;
 }
 
-void ModelSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors) {
+void ModelSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors,
+                            const io::QuantizedTensors& quantized) {
   model.cfg = cfg;
   for (const io::StoredTensor& t : tensors) {
     const Tensor f = t.to_f32(false);
@@ -59,6 +61,16 @@ void ModelSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io:
     else HESSQ_FAIL("unexpected non-block tensor {}", t.name);
   }
   if (cfg.tie_embeddings) model.lm_head = std::make_shared<model::DenseLinear>(model.tok_emb);
+  for (const auto& [name, q] : quantized) {
+    auto lin = std::const_pointer_cast<model::QuantizedLinear>(q);
+    if (name == "model.embed_tokens") {
+      model.tok_emb = Tensor{};
+      model.tok_emb_q = q;
+      if (cfg.tie_embeddings) model.lm_head = lin;
+    } else {
+      model.lm_head = lin;
+    }
+  }
 }
 
 HessqSink::HessqSink(io::HessqWriter& w, const model::ModelConfig& cfg) : w_(w), cfg_(cfg) {
@@ -74,8 +86,9 @@ void HessqSink::put_block(int layer, const model::LayerWeights& q, const std::ma
   if (kill_after_ && *kill_after_ == layer) std::raise(SIGKILL);
 }
 
-void HessqSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& t) {
-  w_.write_tensors(cfg, t);
+void HessqSink::put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& t,
+                            const io::QuantizedTensors& quantized) {
+  w_.write_tensors(cfg, t, quantized);
   if (kill_after_ && *kill_after_ == -1) std::raise(SIGKILL);
 }
 
@@ -456,7 +469,10 @@ QuantizeReport Driver::run(BlockSink& sink) {
 
   // 4. Embedding, final norm, head.
   auto t0 = Clock::now();
-  sink.put_tensors(rep.cfg, mt_.final_tensors(src_, rep.cfg));
+  std::vector<io::StoredTensor> final_tensors = mt_.final_tensors(src_, rep.cfg);
+  io::QuantizedTensors quantized;
+  if (opt_.head_spec) quantized = quantize_embeddings(*opt_.head_spec, rep.cfg, final_tensors);
+  sink.put_tensors(rep.cfg, final_tensors, quantized);
   t_.write += seconds_since(t0);
   rep.block_forwards = forwards_;
   rep.timing = t_.to_json(seconds_since(t_start));

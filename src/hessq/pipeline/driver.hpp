@@ -49,7 +49,8 @@ class BlockSink {
   virtual void put_block(int layer, const model::LayerWeights& q,
                          const std::map<std::string, nlohmann::ordered_json>& diagnostics) = 0;
   // The embedding, final norm and (untied) head as they are to be stored, with the output config.
-  virtual void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors) = 0;
+  virtual void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors,
+                           const io::QuantizedTensors& quantized = {}) = 0;
 };
 
 // A sink that keeps the quantized model in memory (tests, small models).
@@ -58,7 +59,8 @@ class ModelSink final : public BlockSink {
   explicit ModelSink(const model::ModelConfig& cfg);
   void put_block(int layer, const model::LayerWeights& q,
                  const std::map<std::string, nlohmann::ordered_json>& diagnostics) override;
-  void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors) override;
+  void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors,
+                   const io::QuantizedTensors& quantized = {}) override;
   model::Model model;
   std::map<std::string, nlohmann::ordered_json> diagnostics;
 };
@@ -74,7 +76,8 @@ class HessqSink final : public BlockSink {
   model::LayerWeights completed_block(int layer) const override;
   void put_block(int layer, const model::LayerWeights& q,
                  const std::map<std::string, nlohmann::ordered_json>& diagnostics) override;
-  void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors) override;
+  void put_tensors(const model::ModelConfig& cfg, const std::vector<io::StoredTensor>& tensors,
+                   const io::QuantizedTensors& quantized = {}) override;
 
  private:
   io::HessqWriter& w_;
@@ -87,6 +90,7 @@ struct QuantizeOptions {
   io::DType hidden_dtype = io::DType::F32;  // storage of the hidden states (F32, F16, BF16)
   std::string spill_file;                   // non-empty: keep the hidden states in this file
   Dumper* dumper = nullptr;                 // --dump: each linear's W, X and W_q
+  std::optional<formats::QuantSpec> head_spec;  // --head-format: embedding and head (pipeline/head_quant.hpp)
 };
 
 struct QuantizeReport {
