@@ -1,6 +1,7 @@
 // Decode and prefill speed of one model file (fp32 checkpoint or .hessq), with the resident memory and
 // the machine's read bandwidth measured in the same process:
-//   bench_decode MODEL [--tokens N] [--prefill P] [--label TEXT]
+//   bench_decode MODEL [--tokens N] [--prefill P] [--label TEXT] [--exact 1]
+// (--exact 1: packed INT layers decode with fp32 activations, --int8-activations off)
 // prints one JSON object:
 //   read_Bps          streaming sum over a 1 GiB buffer on every thread (bytes read per second)
 //   weight_bytes      bytes of weights one decode step reads: every block linear as stored (packed
@@ -80,7 +81,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_decode MODEL [--tokens N] [--prefill P] [--label TEXT]\n");
+    std::fprintf(stderr, "usage: bench_decode MODEL [--tokens N] [--prefill P] [--label TEXT] [--exact 1]\n");
     return 2;
   }
   const std::string path = argv[1];
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--tokens")) tokens = std::stoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--prefill")) prefill = std::stoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--label")) label = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--exact")) model::set_int8_activations(std::stoi(argv[i + 1]) ? model::Int8Activations::Off : model::Int8Activations::Auto);
   }
   const kernels::SerialBlas serial;  // as the CLI runs (kernels/gemm_f32.hpp)
   const model::Model m = io::load_model(path);

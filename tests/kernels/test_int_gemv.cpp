@@ -97,6 +97,8 @@ TEST(IntBlocks, UnsupportedGroupsAreRefused) {
   EXPECT_THROW(IntBlockLayout::make(4, false, 4, 64, 16, "t"), Error);
   EXPECT_THROW(IntBlockLayout::make(9, false, 4, 64, 32, "t"), Error);
   EXPECT_THROW(IntBlockLayout::make(1, false, 4, 64, 32, "t"), Error);
+  EXPECT_THROW(IntBlockLayout::make(4, false, int64_t{1} << 40, int64_t{1} << 40, 32, "t"), Error);  // no overflow
+  EXPECT_THROW(IntBlockLayout::make(4, false, 0, 64, 32, "t"), Error);
 }
 
 TEST(IntGemv, ActivationQuantizerBoundsItsError) {

@@ -83,7 +83,7 @@ TEST(QuantizedLinear, IntBlockLayersComputeWithTheirDequantizedWeight) {
   };
   const Case cases[] = {{"int2-g64", 70, 128}, {"int3", 33, 172}, {"int4-asym-g128", 65, 256}, {"int5-g32", 8, 96},
                         {"int6-asym", 5, 33},  {"int7-g32", 3, 64}, {"int8", 130, 200},           {"int8-asym-g32", 9, 64}};
-  const Int8Activations saved = int8_activations();
+  const ScopedInt8Activations restore(int8_activations());
   for (const Case& c : cases) {
     const formats::QuantSpec spec = formats::parse_spec(c.spec);
     const std::vector<float> W = seeded(c.m * c.n, 5), b = seeded(c.m, 6);
@@ -117,7 +117,6 @@ TEST(QuantizedLinear, IntBlockLayersComputeWithTheirDequantizedWeight) {
       EXPECT_NEAR(y8[r], y_ref[r], bound + c.n * 0x1.0p-22 * mag + 1e-6) << c.spec << " int8 decode row " << r;
     }
   }
-  set_int8_activations(saved);
 }
 
 TEST(QuantizedLinear, OtherFormatsStayPlanarAndCountTheirGlobalScale) {

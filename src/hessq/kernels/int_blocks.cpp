@@ -9,7 +9,8 @@ namespace hessq::kernels {
 
 IntBlockLayout IntBlockLayout::make(int bits, bool asym, int64_t rows, int64_t cols, int64_t group,
                                     const std::string& what) {
-  HESSQ_CHECK(rows > 0 && cols > 0, "{}: [{}, {}] is not a matrix", what, rows, cols);
+  HESSQ_CHECK(rows > 0 && cols > 0 && rows <= (int64_t{1} << 31) && cols <= (int64_t{1} << 31),
+              "{}: [{}, {}] is not a matrix a layer can have", what, rows, cols);
   const int64_t g = group > 0 ? group : (cols + kIntBlock - 1) / kIntBlock * kIntBlock;
   HESSQ_CHECK(supports(bits, g), "{}: int{} with groups of {} has no block layout (bits 2..8, groups of 32k values)",
               what, bits, g);

@@ -44,6 +44,17 @@ enum class Int8Activations { Auto, On, Off };
 constexpr int kInt8MaxTokens = 8;
 void set_int8_activations(Int8Activations mode);
 Int8Activations int8_activations();
+// Sets the mode for a scope and restores the previous one.
+class ScopedInt8Activations {
+ public:
+  explicit ScopedInt8Activations(Int8Activations mode) : saved_(int8_activations()) { set_int8_activations(mode); }
+  ~ScopedInt8Activations() { set_int8_activations(saved_); }
+  ScopedInt8Activations(const ScopedInt8Activations&) = delete;
+  ScopedInt8Activations& operator=(const ScopedInt8Activations&) = delete;
+
+ private:
+  Int8Activations saved_;
+};
 
 // The block layout of a weight spec, if it has one (see the top of this file).
 std::optional<kernels::IntBlockLayout> int_block_layout(const formats::QuantSpec& spec, int64_t m, int64_t n,

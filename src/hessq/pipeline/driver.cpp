@@ -488,6 +488,9 @@ QuantizeReport Driver::run(BlockSink& sink) {
 
 QuantizeReport quantize(const io::TensorStore& src, const Recipe& r, const calib::Windows& w, BlockSink& sink,
                         const QuantizeOptions& opt) {
+  // Calibration runs quantized blocks on exact activations, whatever the window length: the statistics
+  // are those of the fake-quantized model (model/quantized_linear.hpp, Int8Activations).
+  const model::ScopedInt8Activations exact(model::Int8Activations::Off);
   Driver d(src, r, w, opt);
   return d.run(sink);
 }
