@@ -1,9 +1,13 @@
 // The CLI contract on stories260K, against the reference outputs in its README.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
+#include "hessq/eval/perplexity.hpp"
+#include "hessq/io/npy.hpp"
 
 namespace hessq::test {
 
@@ -29,6 +33,39 @@ TEST(StoriesCli, PerplexityMatchesReference) {
   EXPECT_NEAR(j["nll"].get<double>(), 1.31121, 1e-4);
   EXPECT_EQ(j["tokens"].get<int>(), 511);
   EXPECT_GT(j["tokens_per_s"].get<double>(), 0);
+}
+
+// eval --logits-out / --tokens-out (what scripts/check-hf-reference compares with transformers): the
+// logits of all 200 positions and the ids, whose NLL is the one the same command prints (both sum
+// the same per-token double NLLs of the same fp32 logits up to GEMM row grouping: 1e-5). The ids file
+// is int32 .npy; a stream longer than one window is refused, and the options need --ppl.
+TEST(StoriesCli, EvalWritesLogitsAndTokens) {
+  const test::TempDir dir;
+  const std::string logits = (dir / "logits.npy").string(), ids = (dir / "ids.npy").string();
+  CliResult r = run_hessq("eval --model " + kModel + " --ppl " + kText + " --max-tokens 200 --json --logits-out " +
+                          logits + " --tokens-out " + ids);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["logits"]["tokens"].get<int>(), 200);
+  EXPECT_EQ(j["logits"]["vocab"].get<int>(), 512);
+  const io::NpyArray l = io::read_npy(logits);
+  ASSERT_EQ(l.shape, (std::vector<int64_t>{200, 512}));
+  const std::string id_bytes = slurp(ids);
+  ASSERT_NE(id_bytes.find("'descr': '<i4'"), std::string::npos);
+  ASSERT_GE(id_bytes.size(), 200u * 4);
+  std::vector<int32_t> tok(200);
+  std::memcpy(tok.data(), id_bytes.data() + id_bytes.size() - 200 * 4, 200 * 4);
+  EXPECT_EQ(tok[0], 1);  // BOS
+  double nll = 0;
+  for (int t = 0; t + 1 < 200; ++t) nll += eval::token_nll(&l.data[static_cast<size_t>(t) * 512], 512, tok[t + 1]);
+  EXPECT_NEAR(nll / 199, j["nll"].get<double>(), 1e-5);
+
+  r = run_hessq("eval --model " + kModel + " --ppl " + kText + " --ctx 128 --max-tokens 200 --logits-out " + logits);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--logits-out: the text gives 200 tokens, more than one window of 128"), std::string::npos) << r.err;
+  r = run_hessq("eval --model " + kModel + " --tasks piqa --logits-out " + logits);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--ppl"), std::string::npos) << r.err;
 }
 
 TEST(StoriesCli, SamplingIsSeeded) {

@@ -25,6 +25,18 @@ TEST(Npy, HeaderIsNumpyFormat10) {
   EXPECT_NE(io::npy_bytes(v, {6}).find("'shape': (6,)"), std::string::npos);  // a Python 1-tuple
 }
 
+TEST(Npy, Int32IsNumpyI4) {
+  const int32_t v[3] = {1, -2, 128255};
+  const std::string b = io::npy_bytes(v, {3});
+  // numpy.save(np.array([1, -2, 128255], '<i4')) writes this dict, then the 12 little-endian bytes.
+  const std::string dict = "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }";
+  const size_t hlen = static_cast<unsigned char>(b[8]) | static_cast<unsigned char>(b[9]) << 8;
+  EXPECT_EQ((10 + hlen) % 64, 0u);
+  EXPECT_EQ(b.substr(10, dict.size()), dict);
+  ASSERT_EQ(b.size(), 10 + hlen + sizeof(v));
+  EXPECT_EQ(b.substr(10 + hlen), std::string("\x01\x00\x00\x00\xfe\xff\xff\xff\xff\xf4\x01\x00", 12));
+}
+
 TEST(Npy, RoundTrips) {
   const test::TempDir dir;
   const std::vector<float> v = {0.5f, -1.25f, 3e-8f, 7.0f, -0.0f, 1e30f};

@@ -33,7 +33,7 @@ inline model::ModelConfig tiny_config(int dim, int hidden, int heads, int kv_hea
 
 // Seeded weights; every norm weight w_j = 1 + 0.5 sin(j + 7 * hash) so folding matters. Embeddings are
 // scaled to std 1 so logits are of order 1-10 rather than 0.01.
-inline model::Model tiny_model(const model::ModelConfig& cfg, uint64_t seed) {
+inline TensorMap tiny_tensors(const model::ModelConfig& cfg, uint64_t seed) {
   TensorMap t = model::synth_tensors(cfg, seed);
   int salt = 0;
   for (auto& [name, tensor] : t) {
@@ -45,7 +45,11 @@ inline model::Model tiny_model(const model::ModelConfig& cfg, uint64_t seed) {
       for (int64_t j = 0; j < tensor.numel(); ++j) p[j] *= 50.0f;
     }
   }
-  return model::build_model(cfg, t, "tiny");
+  return t;
+}
+
+inline model::Model tiny_model(const model::ModelConfig& cfg, uint64_t seed) {
+  return model::build_model(cfg, tiny_tensors(cfg, seed), "tiny");
 }
 
 // All logits of `tokens` run as one prefill, [n, vocab].

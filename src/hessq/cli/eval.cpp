@@ -9,17 +9,19 @@
 #include "hessq/cli/common.hpp"
 #include "hessq/commit.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/eval/logits.hpp"
 #include "hessq/eval/perplexity.hpp"
 #include "hessq/eval/tasks.hpp"
 #include "hessq/eval/text.hpp"
 #include "hessq/io/checkpoint.hpp"
+#include "hessq/io/npy.hpp"
 
 namespace hessq::cli {
 
 static constexpr const char* kDefaultPiqa = "../shared/data/piqa/valid.jsonl";
 
 struct EvalArgs {
-  std::string model, tokenizer, ppl_file, piqa_file, piqa_labels;
+  std::string model, tokenizer, ppl_file, piqa_file, piqa_labels, logits_out, tokens_out;
   std::vector<std::string> tasks;
   int64_t max_tokens = 0;
   int64_t max_chars = 0;
@@ -38,6 +40,27 @@ static void skip_prefix(std::string& text, int64_t n, const std::string& file) {
   text.erase(0, at);
 }
 
+static void write_tokens(const std::string& path, const std::vector<int>& stream) {
+  const std::vector<int32_t> ids(stream.begin(), stream.end());
+  io::write_npy(path, ids.data(), {static_cast<int64_t>(ids.size())});
+  spdlog::info("wrote {} ({} token ids)", path, ids.size());
+}
+
+// The logits at every position of the stream, which must fit one window: the forward pass another
+// implementation can be compared with on the same ids (scripts/check-hf-reference).
+static nlohmann::ordered_json write_logits(const std::string& path, const model::Model& m, const std::vector<int>& stream,
+                                           const eval::PerplexityOptions& po) {
+  const int ctx = po.ctx > 0 ? po.ctx : m.cfg.max_seq_len;
+  HESSQ_CHECK(static_cast<int64_t>(stream.size()) <= ctx,
+              "--logits-out: the text gives {} tokens, more than one window of {}; lower --max-tokens", stream.size(),
+              ctx);
+  const std::vector<float> logits = eval::sequence_logits(m, stream, po.chunk);
+  const int64_t n = static_cast<int64_t>(stream.size());
+  io::write_npy(path, logits.data(), {n, m.cfg.vocab_size});
+  spdlog::info("wrote {} ({} x {} logits)", path, n, m.cfg.vocab_size);
+  return {{"file", path}, {"tokens", n}, {"vocab", m.cfg.vocab_size}};
+}
+
 static void run_eval(const EvalArgs& a) {
   std::string piqa = a.piqa_file;
   for (const std::string& t : a.tasks) {
@@ -46,6 +69,8 @@ static void run_eval(const EvalArgs& a) {
   }
   // A usage error (exit 2): nothing to evaluate.
   if (a.ppl_file.empty() && piqa.empty()) throw CLI::RequiredError("--ppl FILE (or --tasks piqa / --piqa FILE)");
+  if (a.ppl_file.empty() && !(a.logits_out.empty() && a.tokens_out.empty()))
+    throw CLI::RequiredError("--ppl FILE (the text of --logits-out / --tokens-out)");
   model::Model m = io::load_model(a.model);
   auto tok = open_tokenizer(a.model, a.tokenizer);
   nlohmann::ordered_json j = {{"model", a.model}};
@@ -59,6 +84,8 @@ static void run_eval(const EvalArgs& a) {
     HESSQ_CHECK(stream.size() >= 2, "{}: the evaluation text gives {} token(s) after BOS; nothing to predict",
                 a.ppl_file, stream.size() - 1);
     spdlog::info("{}: {} tokens, windows of {}", a.ppl_file, stream.size(), a.ppl.ctx > 0 ? a.ppl.ctx : m.cfg.max_seq_len);
+    if (!a.tokens_out.empty()) write_tokens(a.tokens_out, stream);
+    if (!a.logits_out.empty()) j["logits"] = write_logits(a.logits_out, m, stream, a.ppl);
     eval::PerplexityResult r = eval::perplexity(m, stream, a.ppl);
     j.update(nlohmann::ordered_json{{"text", a.ppl_file},  {"skip_chars", a.skip_chars}, {"ppl", r.ppl},
                                     {"nll", r.nll},        {"tokens", r.tokens},         {"windows", r.windows},
@@ -109,6 +136,10 @@ void add_eval(CLI::App& app) {
   sub->add_option("--piqa", a->piqa_file, "PIQA jsonl (goal, sol1, sol2); labels from <stem>-labels.lst");
   sub->add_option("--piqa-labels", a->piqa_labels, "PIQA labels file (default: beside --piqa)");
   sub->add_option("--limit", a->limit, "Score only the first N task items")->check(CLI::NonNegativeNumber);
+  sub->add_option("--logits-out", a->logits_out,
+                  "Write the logits at every position of the --ppl token stream (one window: at most --ctx tokens) "
+                  "as float32 .npy [tokens, vocab]");
+  sub->add_option("--tokens-out", a->tokens_out, "Write the --ppl token stream's ids (BOS first) as int32 .npy [tokens]");
   sub->add_flag("--json", a->json, "Print a JSON object (ppl, nll, tokens, tasks.piqa.acc, ...) instead of lines");
   sub->footer("Example (stories260K reference: PPL 3.7107):\n  hessq eval --model ../shared/models/stories260K/stories260K.bin "
               "--ppl ../shared/data/tinystories/tinystories_validation_head.txt --max-chars 1500 --ctx 512 --max-tokens 512\n"

@@ -24,11 +24,12 @@ static int64_t count(const std::vector<int64_t>& shape) {
   return n;
 }
 
-std::string npy_bytes(const float* data, const std::vector<int64_t>& shape) {
+// The header for `shape` and element type `descr`, then n * elem_size bytes of `data`.
+static std::string npy_bytes_of(const void* data, size_t elem_size, const char* descr, const std::vector<int64_t>& shape) {
   std::string dims;  // "3," for 1-D (a Python 1-tuple), "3, 4" otherwise
   for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1) dims += ",";
-  std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': ({}), }}", dims);
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': ({}), }}", descr, dims);
   const size_t unpadded = kMagicLen + 2 + 2 + dict.size() + 1;  // magic, version, header len, dict, '\n'
   dict.append((kAlign - unpadded % kAlign) % kAlign, ' ');
   dict.push_back('\n');
@@ -40,11 +41,23 @@ std::string npy_bytes(const float* data, const std::vector<int64_t>& shape) {
   out.push_back(static_cast<char>(dict.size() & 0xff));
   out.push_back(static_cast<char>(dict.size() >> 8));
   out += dict;
-  out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n) * sizeof(float));  // little-endian host
+  out.append(static_cast<const char*>(data), static_cast<size_t>(n) * elem_size);  // little-endian host
   return out;
 }
 
+std::string npy_bytes(const float* data, const std::vector<int64_t>& shape) {
+  return npy_bytes_of(data, sizeof(float), "<f4", shape);
+}
+
+std::string npy_bytes(const int32_t* data, const std::vector<int64_t>& shape) {
+  return npy_bytes_of(data, sizeof(int32_t), "<i4", shape);
+}
+
 void write_npy(const std::string& path, const float* data, const std::vector<int64_t>& shape) {
+  write_file_atomic(path, npy_bytes(data, shape));
+}
+
+void write_npy(const std::string& path, const int32_t* data, const std::vector<int64_t>& shape) {
   write_file_atomic(path, npy_bytes(data, shape));
 }
 
