@@ -132,38 +132,60 @@ void block_forward(const ModelConfig& c, const LayerWeights& L, int layer, float
   s.hb.resize(N * hid);
   s.hb2.resize(N * hid);
   rope.ensure(pos + n);
+  using P = ForwardProfile;
   auto run = [&](Proj p, const float* in, float* out) {
     if (hook) hook(LinearId{layer, p}, in, n);
+    const ProfileScope t(s.profile, P::Linears);
     L.linear(p).forward(in, n, out);
+  };
+  auto add_residual = [&] {
+    const ProfileScope t(s.profile, P::Elementwise);
+    for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
   };
 
   // Attention block: x += o_proj(attn(rope(q), rope(k), v)), inputs RMS-normed.
-  rms_norm(s.xb.data(), x, L.attn_norm.ptr(), n, d, c.norm_eps);
+  {
+    const ProfileScope t(s.profile, P::Norms);
+    rms_norm(s.xb.data(), x, L.attn_norm.ptr(), n, d, c.norm_eps);
+  }
   run(Proj::Q, s.xb.data(), s.q.data());
   run(Proj::K, s.xb.data(), s.k.data());
   run(Proj::V, s.xb.data(), s.v.data());
   if (c.qk_norm) {  // Qwen3: RMSNorm over each head before RoPE
+    const ProfileScope t(s.profile, P::Norms);
     rms_norm(s.q.data(), s.q.data(), L.q_norm.ptr(), n * c.n_heads, c.head_dim, c.norm_eps);
     rms_norm(s.k.data(), s.k.data(), L.k_norm.ptr(), n * c.n_kv_heads, c.head_dim, c.norm_eps);
   }
-  apply_rope(c, rope, s.q.data(), c.n_heads, n, pos);
-  apply_rope(c, rope, s.k.data(), c.n_kv_heads, n, pos);
-  cache.k.insert(cache.k.end(), s.k.begin(), s.k.begin() + N * kv_dim);
-  cache.v.insert(cache.v.end(), s.v.begin(), s.v.begin() + N * kv_dim);
-  attention(c, cache, n, pos, s);
+  {
+    const ProfileScope t(s.profile, P::RopeCache);
+    apply_rope(c, rope, s.q.data(), c.n_heads, n, pos);
+    apply_rope(c, rope, s.k.data(), c.n_kv_heads, n, pos);
+    cache.k.insert(cache.k.end(), s.k.begin(), s.k.begin() + N * kv_dim);
+    cache.v.insert(cache.v.end(), s.v.begin(), s.v.begin() + N * kv_dim);
+  }
+  {
+    const ProfileScope t(s.profile, P::Attention);
+    attention(c, cache, n, pos, s);
+  }
   run(Proj::O, s.att.data(), s.xb.data());
-  for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
+  add_residual();
 
   // MLP block: x += down(silu(gate(x)) * up(x)), input RMS-normed.
-  rms_norm(s.xb.data(), x, L.ffn_norm.ptr(), n, d, c.norm_eps);
+  {
+    const ProfileScope t(s.profile, P::Norms);
+    rms_norm(s.xb.data(), x, L.ffn_norm.ptr(), n, d, c.norm_eps);
+  }
   run(Proj::Gate, s.xb.data(), s.hb.data());
   run(Proj::Up, s.xb.data(), s.hb2.data());
-  for (size_t i = 0; i < N * hid; ++i) {
-    const float g = s.hb[i];
-    s.hb[i] = g / (1.0f + std::exp(-g)) * s.hb2[i];
+  {
+    const ProfileScope t(s.profile, P::Elementwise);
+    for (size_t i = 0; i < N * hid; ++i) {
+      const float g = s.hb[i];
+      s.hb[i] = g / (1.0f + std::exp(-g)) * s.hb2[i];
+    }
   }
   run(Proj::Down, s.hb.data(), s.xb.data());
-  for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
+  add_residual();
 }
 
 }  // namespace hessq::model
