@@ -8,6 +8,8 @@
 # a bench_forward binary (e.g. before=/tmp/bench_forward.old after=build/bench/bench_forward).
 # ROUNDS (default 5). WAITS (default "default"): also "passive" runs hessq with
 # OMP_WAIT_POLICY=passive and llama-bench with --poll 0 (threads sleep instead of spinning).
+# RAW=FILE keeps the measurements (one line per run: runtime, wait, kind, tok/s, load); with
+# REPORT_ONLY=1 the table is made from an existing RAW file without running anything.
 # Not run by CI (needs a llama.cpp build outside the repository).
 set -euo pipefail
 llama=${1:?usage: LLAMA_BUILD_DIR GGUF LABEL=BENCH_FORWARD...}
@@ -15,10 +17,10 @@ gguf=${2:?GGUF}
 shift 2
 rounds=${ROUNDS:-5}
 waits=${WAITS:-default}
-raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+raw=${RAW:-$(mktemp)}
+[ -n "${RAW:-}" ] || trap 'rm -f "$raw"' EXIT
 
-for r in $(seq "$rounds"); do
+[ "${REPORT_ONLY:-0}" = 1 ] || for r in $(seq "$rounds"); do
   for w in $waits; do
     load=$(cut -d' ' -f1 /proc/loadavg)
     for spec in "$@"; do
@@ -61,5 +63,5 @@ for wait in dict.fromkeys(k[1] for k in runs):
         if not d: continue
         md, mp = statistics.median(d), statistics.median(p)
         bd, bp = statistics.median(runs[("llama.cpp", wait, "decode")]), statistics.median(runs[("llama.cpp", wait, "prefill")])
-        print(f"| {name} | {wait} | {md:.1f} ({min(d):.1f}-{max(d):.1f}) | {md/bd:.2f}x | {mp:.1f} | {mp/bp:.2f}x |")
+        print(f"| {name} | {wait} | {md:.1f} ({min(d):.1f}-{max(d):.1f}, n={len(d)}) | {md/bd:.2f}x | {mp:.1f} | {mp/bp:.2f}x |")
 PY
