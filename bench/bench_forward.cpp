@@ -1,15 +1,22 @@
-// fp32 forward speed on synthetic llama-2-7b-shaped layers (2 layers, seeded weights), next to the
+// fp32 forward speed on two synthetic shapes (seeded weights built in memory), next to the
 // machine's memory bandwidth measured in the same process:
-//   copy bandwidth       STREAM-style copy of a 1 GiB buffer, bytes read + written per second
-//   read bandwidth       a streaming sum over the same buffer, bytes read per second
-//   decode               one token per step through the KV cache; weight_read_Bps = bytes of weights
-//                        read per token x tokens/s (decode is memory-bound: compare with the above)
-//   prefill              512 tokens per call (GEMM-bound)
+//   stories110m    llama2.c's 110M shape (dim 768, 12 layers, vocab 32000): the llama.cpp comparison
+//   llama-2-7b-l2  llama-2-7b's shapes, 2 layers (dim 4096, hidden 11008, vocab 32000)
+// Benchmarks:
+//   copy / read bandwidth  STREAM-style copy, and a streaming sum, over a buffer of N MiB (1024: far
+//                          beyond the caches; 440: the 110M model's weights, which a large L3 may hold)
+//   decode                 one token per step at positions 0..127, then the cache is reset (as
+//                          llama-bench's tg128); bytes_per_token = weights read (block linears and
+//                          head) + the mean KV cache read; read_Bps = bytes_per_token x tokens/s.
+//                          <part>_ms: wall time per token in each part of the forward pass
+//                          (model/forward_profile.hpp)
+//   prefill                512 tokens per call from an empty cache (llama-bench's pp512), same parts
 #include <benchmark/benchmark.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
-#include <numeric>
+#include <string>
 #include <vector>
 
 #include <cblas.h>
@@ -22,11 +29,21 @@ namespace {
 
 using namespace hessq;
 
-const model::Model& llama7b_2layers() {
-  static std::unique_ptr<model::Model> m = [] {
-    model::ModelConfig cfg = model::synth_config("llama-2-7b", 2);
-    return std::make_unique<model::Model>(model::build_model(cfg, model::synth_tensors(cfg, 0), "synth llama-2-7b"));
-  }();
+// The benchmark's models by index: {synth shape, layers (0: all)}.
+struct Shape {
+  const char* like;
+  int layers;
+  const char* label;
+};
+constexpr Shape kShapes[] = {{"stories110m", 0, "stories110m"}, {"llama-2-7b", 2, "llama-2-7b-l2"}};
+
+const model::Model& synth_model(int i) {
+  static std::map<int, std::unique_ptr<model::Model>> models;
+  auto& m = models[i];
+  if (!m) {
+    const model::ModelConfig cfg = model::synth_config(kShapes[i].like, kShapes[i].layers);
+    m = std::make_unique<model::Model>(model::build_model(cfg, model::synth_tensors(cfg, 0), kShapes[i].label));
+  }
   return *m;
 }
 
@@ -38,33 +55,40 @@ double weight_bytes_per_token(const model::Model& m) {
   return bytes + 4.0 * m.lm_head->in_features() * m.lm_head->out_features();
 }
 
-constexpr size_t kBufferBytes = size_t{1} << 30;
+// Per-token wall time of each forward part, as counters (<part>_ms).
+void profile_counters(benchmark::State& state, const model::ForwardProfile& p, double tokens) {
+  for (int k = 0; k < model::ForwardProfile::kParts; ++k)
+    state.counters[std::string(model::ForwardProfile::kNames[k]) + "_ms"] = 1e3 * p.seconds[k] / tokens;
+}
 
 // Both memory benchmarks use every core (as the forward pass does), each thread on its own slice.
 void BM_MemoryCopy(benchmark::State& state) {
-  std::vector<char> a(kBufferBytes, 1), b(kBufferBytes, 0);
-  constexpr size_t kSlices = 64, kSlice = kBufferBytes / kSlices;
+  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  std::vector<char> a(bytes, 1), b(bytes, 0);
+  constexpr size_t kSlices = 64;
+  const size_t slice = bytes / kSlices;
   for (auto _ : state) {
 #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < kSlices; ++i) std::memcpy(b.data() + i * kSlice, a.data() + i * kSlice, kSlice);
+    for (size_t i = 0; i < kSlices; ++i) std::memcpy(b.data() + i * slice, a.data() + i * slice, slice);
     benchmark::DoNotOptimize(b.data());
     benchmark::ClobberMemory();
   }
-  state.counters["copy_Bps"] = benchmark::Counter(2.0 * kBufferBytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["copy_Bps"] = benchmark::Counter(2.0 * bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_MemoryCopy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_MemoryCopy)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 void BM_MemoryRead(benchmark::State& state) {
-  std::vector<uint64_t> a(kBufferBytes / sizeof(uint64_t), 1);
+  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  std::vector<uint64_t> a(bytes / sizeof(uint64_t), 1);
   for (auto _ : state) {
     uint64_t s = 0;  // integer sum: reassociable, so it vectorises and stays memory-bound
 #pragma omp parallel for simd reduction(+ : s)
     for (size_t i = 0; i < a.size(); ++i) s += a[i];
     benchmark::DoNotOptimize(s);
   }
-  state.counters["read_Bps"] = benchmark::Counter(kBufferBytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["read_Bps"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_MemoryRead)->Arg(1024)->Arg(440)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 // The decode kernel alone on a down_proj-sized matrix (4096 x 11008), per ISA, next to OpenBLAS's
 // sgemv (arg -1) in the same process.
@@ -90,36 +114,46 @@ void BM_Gemv(benchmark::State& state) {
 BENCHMARK(BM_Gemv)->Arg(-1)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 void BM_Decode(benchmark::State& state) {
-  const model::Model& m = llama7b_2layers();
-  model::Transformer tr(m, 1024);
-  std::vector<int> prompt(16);
-  std::iota(prompt.begin(), prompt.end(), 1);
-  tr.forward(prompt.data(), static_cast<int>(prompt.size()), false);
+  const model::Model& m = synth_model(static_cast<int>(state.range(0)));
+  constexpr int kTokens = 128;
+  model::Transformer tr(m, kTokens);
+  model::ForwardProfile profile;
+  tr.set_profile(&profile);
   int tok = 100;
   for (auto _ : state) {
-    if (tr.pos() >= tr.max_ctx()) tr.reset();
+    if (tr.pos() >= kTokens) tr.reset();
     const float* logits = tr.forward(&tok, 1, false);
     benchmark::DoNotOptimize(logits);
   }
+  // Keys and values read by attention, averaged over positions 0..kTokens-1 (pos + 1 each).
+  const model::ModelConfig& c = m.cfg;
+  const double kv_bytes = 2.0 * 4.0 * c.n_layers * c.kv_dim() * (kTokens + 1) / 2.0;
+  const double bytes = weight_bytes_per_token(m) + kv_bytes;
+  state.SetLabel(kShapes[state.range(0)].label);
   state.counters["tokens_per_s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["weight_read_Bps"] =
-      benchmark::Counter(weight_bytes_per_token(m), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bytes_per_token"] = bytes;
+  state.counters["read_Bps"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  profile_counters(state, profile, static_cast<double>(state.iterations()));
 }
-BENCHMARK(BM_Decode)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
+BENCHMARK(BM_Decode)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 
 void BM_Prefill(benchmark::State& state) {
-  const model::Model& m = llama7b_2layers();
-  const int n = static_cast<int>(state.range(0));
+  const model::Model& m = synth_model(static_cast<int>(state.range(0)));
+  const int n = static_cast<int>(state.range(1));
   model::Transformer tr(m, n);
+  model::ForwardProfile profile;
+  tr.set_profile(&profile);
   std::vector<int> toks(n);
   for (int i = 0; i < n; ++i) toks[i] = (i * 7919) % m.cfg.vocab_size;
   for (auto _ : state) {
     tr.reset();
     benchmark::DoNotOptimize(tr.forward(toks.data(), n, false));
   }
+  state.SetLabel(kShapes[state.range(0)].label);
   state.counters["tokens_per_s"] = benchmark::Counter(n, benchmark::Counter::kIsIterationInvariantRate);
+  profile_counters(state, profile, static_cast<double>(state.iterations()) * n);
 }
-BENCHMARK(BM_Prefill)->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
+BENCHMARK(BM_Prefill)->Args({0, 512})->Args({1, 512})->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(5.0);
 
 }  // namespace
 

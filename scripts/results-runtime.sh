@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the "Float runtime speed" table of docs/RESULTS.md: fp32 decode and prefill on
-# synthetic llama-2-7b-shaped layers (2 layers) next to the machine's memory bandwidth, all measured in
-# one bench_forward process. Usage: scripts/results-runtime.sh [BUILD_DIR]
+# synthetic llama-2-7b-shaped layers (2 layers) and the 110M stories110m shape, next to the machine's
+# memory bandwidth, all measured in one bench_forward process, with the time per forward part.
+# Usage: scripts/results-runtime.sh [BUILD_DIR]
 set -euo pipefail
 build=${1:-build}
 json=$(mktemp)
@@ -12,16 +13,25 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 b = {x["name"].split("/min_time")[0] + ("/" + x["label"] if x.get("label") else ""): x for x in d["benchmarks"]}
 ctx = d["context"]
-copy = b["BM_MemoryCopy"]["copy_Bps"]; read = b["BM_MemoryRead"]["read_Bps"]
-dec = b["BM_Decode"]; pre = b["BM_Prefill/512"]
+copy = b["BM_MemoryCopy/1024"]["copy_Bps"]; read = b["BM_MemoryRead/1024"]["read_Bps"]
 print(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, {ctx.get('host_name')}; date {ctx.get('date')}\n")
 print("| measurement | value | ratio |")
 print("|---|---|---|")
-print(f"| memory copy bandwidth (read + write) | {copy/1e9:.1f} GB/s | 1.00 |")
-print(f"| memory read bandwidth | {read/1e9:.1f} GB/s | {read/copy:.2f} of copy |")
-print(f"| fp32 decode | {dec['tokens_per_s']:.2f} tokens/s | |")
-print(f"| decode weight-read bandwidth | {dec['weight_read_Bps']/1e9:.1f} GB/s | {dec['weight_read_Bps']/copy:.2f} of copy, {dec['weight_read_Bps']/read:.2f} of read |")
-print(f"| fp32 prefill (512 tokens per call) | {pre['tokens_per_s']:.1f} tokens/s | {pre['tokens_per_s']/dec['tokens_per_s']:.1f}x decode |")
+print(f"| memory copy bandwidth (read + write, 1 GiB) | {copy/1e9:.1f} GB/s | 1.00 |")
+print(f"| memory read bandwidth (1 GiB) | {read/1e9:.1f} GB/s | {read/copy:.2f} of copy |")
+print(f"| memory read bandwidth (440 MiB) | {b['BM_MemoryRead/440']['read_Bps']/1e9:.1f} GB/s | |")
+for i, shape in enumerate(["stories110m", "llama-2-7b-l2"]):
+    dec = b[f"BM_Decode/{i}/{shape}"]; pre = b[f"BM_Prefill/{i}/512/{shape}"]
+    print(f"| {shape}: fp32 decode | {dec['tokens_per_s']:.2f} tokens/s | |")
+    print(f"| {shape}: decode read bandwidth ({dec['bytes_per_token']/1e9:.3f} GB per token) | {dec['read_Bps']/1e9:.1f} GB/s | {dec['read_Bps']/read:.2f} of read |")
+    print(f"| {shape}: fp32 prefill (512 tokens per call) | {pre['tokens_per_s']:.1f} tokens/s | {pre['tokens_per_s']/dec['tokens_per_s']:.1f}x decode |")
+parts = [k[:-3] for k in b["BM_Decode/0/stories110m"] if k.endswith("_ms")]
+print("\nWall time per token in each part of the forward pass (ms):\n")
+print("| run | " + " | ".join(parts) + " |")
+print("|---|" + "---|" * len(parts))
+for k, v in b.items():
+    if k.startswith(("BM_Decode", "BM_Prefill")):
+        print(f"| {k} | " + " | ".join(f"{v[p + '_ms']:.3f}" for p in parts) + " |")
 gemv = {k.split("/")[-1]: v for k, v in b.items() if k.startswith("BM_Gemv")}
 if gemv:
     base = gemv["openblas"]["weight_read_Bps"]

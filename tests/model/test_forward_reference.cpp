@@ -153,11 +153,17 @@ TEST(ForwardReference, EveryArchitectureFeature) {
         for (int64_t i = 0; i < tensor.numel(); ++i) tensor.ptr()[i] = 0.5f + 0.01f * static_cast<float>(i % 13);
     for (int64_t i = 0; i < t["model.embed_tokens.weight"].numel(); ++i) t["model.embed_tokens.weight"].ptr()[i] *= 50.0f;
     Model m = build_model(c, t, "tiny");
-    Transformer tr(m);
+    Transformer tr(m), dec(m);
     const float* got = tr.forward(toks.data(), static_cast<int>(toks.size()), false);
     Vec ref = reference_logits(m, toks);
     for (int i = 0; i < c.vocab_size; ++i)
       ASSERT_NEAR(got[i], ref[i], kTol) << arch_name(k.arch) << " logit " << i;
+    // Decode, one token per call: the GEMV path (q/k/v and gate/up in one parallel product) and the
+    // single-query attention.
+    const float* one = nullptr;
+    for (int t : toks) one = dec.forward(&t, 1, false);
+    for (int i = 0; i < c.vocab_size; ++i)
+      ASSERT_NEAR(one[i], ref[i], kTol) << arch_name(k.arch) << " decode logit " << i;
   }
 }
 

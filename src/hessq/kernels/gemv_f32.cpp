@@ -2,11 +2,15 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "hessq/core/error.hpp"
 
 namespace hessq::kernels {
 
 namespace {
+
+constexpr int kMaxJobs = 8;
 
 // Reference: one row at a time, sequential float accumulation.
 void rows_scalar(const float* W, const float* x, float* y, int64_t r0, int64_t r1, int64_t n) {
@@ -81,13 +85,30 @@ __attribute__((target("avx512f"))) void rows_avx512(const float* W, const float*
 }  // namespace
 
 void gemv_f32(const float* W, const float* x, float* y, int64_t m, int64_t n, Isa isa) {
+  const GemvJob job{W, y, m};
+  gemv_f32_many(&job, 1, x, n, isa);
+}
+
+void gemv_f32_many(const GemvJob* jobs, int count, const float* x, int64_t n, Isa isa) {
   HESSQ_CHECK(isa_supported(isa), "gemv_f32: this CPU does not support {}", isa_name(isa));
+  HESSQ_CHECK(count >= 1 && count <= kMaxJobs, "gemv_f32_many: {} products, expected 1 to {}", count, kMaxJobs);
   auto rows = isa == Isa::Avx512 ? rows_avx512 : isa == Isa::Avx2 ? rows_avx2 : rows_scalar;
-  // Blocks of 64 rows (a multiple of the 4-row kernel); small products stay on one thread.
+  // Blocks of 64 rows (a multiple of the 4-row kernel), numbered across the jobs in order.
   constexpr int64_t kRowsPerBlock = 64;
-  const int64_t blocks = (m + kRowsPerBlock - 1) / kRowsPerBlock;
-#pragma omp parallel for schedule(static) if (m * n >= (int64_t{1} << 18))
-  for (int64_t b = 0; b < blocks; ++b) rows(W, x, y, b * kRowsPerBlock, std::min(m, (b + 1) * kRowsPerBlock), n);
+  int64_t first[kMaxJobs + 1] = {0}, total_rows = 0;
+  for (int j = 0; j < count; ++j) {
+    first[j + 1] = first[j] + (jobs[j].m + kRowsPerBlock - 1) / kRowsPerBlock;
+    total_rows += jobs[j].m;
+  }
+  const int64_t blocks = first[count];
+  // Small products stay on one thread: a fork/join costs more than they take.
+#pragma omp parallel for schedule(dynamic, 1) if (total_rows * n >= (int64_t{1} << 18))
+  for (int64_t b = 0; b < blocks; ++b) {
+    int j = 0;
+    while (b >= first[j + 1]) ++j;
+    const int64_t r0 = (b - first[j]) * kRowsPerBlock;
+    rows(jobs[j].W, x, jobs[j].y, r0, std::min(jobs[j].m, r0 + kRowsPerBlock), n);
+  }
 }
 
 }  // namespace hessq::kernels

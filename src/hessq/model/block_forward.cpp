@@ -81,6 +81,38 @@ void apply_rope(const ModelConfig& c, const RopeTable& rope, float* x, int n_hea
   }
 }
 
+// sum_i a[i] * b[i] in eight interleaved partial sums (vectorizable; a fixed order, so the result
+// does not depend on anything but the inputs).
+float dot(const float* a, const float* b, int n) {
+  float acc[8] = {};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// One query q [hd] over `total` cached keys and values (row stride `stride`): out = softmax(K q *
+// scale) V, with scores [total] as scratch.
+void attend_one(const float* q, const float* K, const float* V, int stride, int total, int hd, float scale,
+                float* scores, float* out) {
+  float mx = -INFINITY;
+  for (int j = 0; j < total; ++j) {
+    scores[j] = dot(q, K + static_cast<size_t>(j) * stride, hd) * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  double sum = 0;
+  for (int j = 0; j < total; ++j) sum += (scores[j] = std::exp(scores[j] - mx));
+  const float inv = static_cast<float>(1.0 / sum);
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j < total; ++j) {
+    const float p = scores[j] * inv;
+    const float* v = V + static_cast<size_t>(j) * stride;
+    for (int i = 0; i < hd; ++i) out[i] += p * v[i];
+  }
+}
+
 // Causal attention of the n new queries in s.q over cache positions [0, pos + t]; result in s.att.
 // Heads run in parallel (each a serial sgemm pair on its own slice of s.scores), so the result does
 // not depend on the thread count (kernels/gemm_f32.hpp).
@@ -97,6 +129,11 @@ void attention(const ModelConfig& c, const LayerCache& cache, int n, int pos, Bl
   for (int h = 0; h < c.n_heads; ++h) {
     const int g = h / group;
     float* scores = s.scores.data() + slice * omp_get_thread_num();  // 0 when the loop runs serially
+    if (n == 1) {  // decode: one query, plain loops (two BLAS calls per head cost more than they compute)
+      attend_one(&s.q[h * hd], cache.k.data() + g * hd, cache.v.data() + g * hd, kv_dim, total, hd, scale, scores,
+                 &s.att[h * hd]);
+      continue;
+    }
     // S = Q_h K_g^T * scale: [n, total]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, total, hd, scale, &s.q[h * hd], q_dim,
                 cache.k.data() + g * hd, kv_dim, 0.0f, scores, total);
@@ -132,38 +169,67 @@ void block_forward(const ModelConfig& c, const LayerWeights& L, int layer, float
   s.hb.resize(N * hid);
   s.hb2.resize(N * hid);
   rope.ensure(pos + n);
+  using P = ForwardProfile;
   auto run = [&](Proj p, const float* in, float* out) {
     if (hook) hook(LinearId{layer, p}, in, n);
+    const ProfileScope t(s.profile, P::Linears);
     L.linear(p).forward(in, n, out);
+  };
+  auto run_shared = [&](std::initializer_list<std::pair<Proj, float*>> outs, const float* in) {
+    LinearCall calls[3];
+    size_t k = 0;
+    for (const auto& [p, out] : outs) {
+      if (hook) hook(LinearId{layer, p}, in, n);
+      calls[k++] = {&L.linear(p), out};
+    }
+    const ProfileScope t(s.profile, P::Linears);
+    forward_shared_input({calls, k}, in, n);
+  };
+  auto add_residual = [&] {
+    const ProfileScope t(s.profile, P::Elementwise);
+    for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
   };
 
   // Attention block: x += o_proj(attn(rope(q), rope(k), v)), inputs RMS-normed.
-  rms_norm(s.xb.data(), x, L.attn_norm.ptr(), n, d, c.norm_eps);
-  run(Proj::Q, s.xb.data(), s.q.data());
-  run(Proj::K, s.xb.data(), s.k.data());
-  run(Proj::V, s.xb.data(), s.v.data());
+  {
+    const ProfileScope t(s.profile, P::Norms);
+    rms_norm(s.xb.data(), x, L.attn_norm.ptr(), n, d, c.norm_eps);
+  }
+  run_shared({{Proj::Q, s.q.data()}, {Proj::K, s.k.data()}, {Proj::V, s.v.data()}}, s.xb.data());
   if (c.qk_norm) {  // Qwen3: RMSNorm over each head before RoPE
+    const ProfileScope t(s.profile, P::Norms);
     rms_norm(s.q.data(), s.q.data(), L.q_norm.ptr(), n * c.n_heads, c.head_dim, c.norm_eps);
     rms_norm(s.k.data(), s.k.data(), L.k_norm.ptr(), n * c.n_kv_heads, c.head_dim, c.norm_eps);
   }
-  apply_rope(c, rope, s.q.data(), c.n_heads, n, pos);
-  apply_rope(c, rope, s.k.data(), c.n_kv_heads, n, pos);
-  cache.k.insert(cache.k.end(), s.k.begin(), s.k.begin() + N * kv_dim);
-  cache.v.insert(cache.v.end(), s.v.begin(), s.v.begin() + N * kv_dim);
-  attention(c, cache, n, pos, s);
+  {
+    const ProfileScope t(s.profile, P::RopeCache);
+    apply_rope(c, rope, s.q.data(), c.n_heads, n, pos);
+    apply_rope(c, rope, s.k.data(), c.n_kv_heads, n, pos);
+    cache.k.insert(cache.k.end(), s.k.begin(), s.k.begin() + N * kv_dim);
+    cache.v.insert(cache.v.end(), s.v.begin(), s.v.begin() + N * kv_dim);
+  }
+  {
+    const ProfileScope t(s.profile, P::Attention);
+    attention(c, cache, n, pos, s);
+  }
   run(Proj::O, s.att.data(), s.xb.data());
-  for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
+  add_residual();
 
   // MLP block: x += down(silu(gate(x)) * up(x)), input RMS-normed.
-  rms_norm(s.xb.data(), x, L.ffn_norm.ptr(), n, d, c.norm_eps);
-  run(Proj::Gate, s.xb.data(), s.hb.data());
-  run(Proj::Up, s.xb.data(), s.hb2.data());
-  for (size_t i = 0; i < N * hid; ++i) {
-    const float g = s.hb[i];
-    s.hb[i] = g / (1.0f + std::exp(-g)) * s.hb2[i];
+  {
+    const ProfileScope t(s.profile, P::Norms);
+    rms_norm(s.xb.data(), x, L.ffn_norm.ptr(), n, d, c.norm_eps);
+  }
+  run_shared({{Proj::Gate, s.hb.data()}, {Proj::Up, s.hb2.data()}}, s.xb.data());
+  {
+    const ProfileScope t(s.profile, P::Elementwise);
+    for (size_t i = 0; i < N * hid; ++i) {
+      const float g = s.hb[i];
+      s.hb[i] = g / (1.0f + std::exp(-g)) * s.hb2[i];
+    }
   }
   run(Proj::Down, s.hb.data(), s.xb.data());
-  for (size_t i = 0; i < N * d; ++i) x[i] += s.xb[i];
+  add_residual();
 }
 
 }  // namespace hessq::model

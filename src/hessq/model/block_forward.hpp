@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "hessq/model/forward_profile.hpp"
 #include "hessq/model/model.hpp"
 
 namespace hessq::model {
@@ -36,9 +37,11 @@ struct LayerCache {
   void clear() { k.clear(), v.clear(); }
 };
 
-// Scratch for block_forward, resized per call (reused across calls to avoid reallocation).
+// Scratch for block_forward, resized per call (reused across calls to avoid reallocation), and
+// where block_forward adds its time per part when `profile` is set.
 struct BlockScratch {
   std::vector<float> xb, q, k, v, att, hb, hb2, scores;
+  ForwardProfile* profile = nullptr;
 };
 
 // Runs block `L` (index `layer`, for hooks) on x [n, dim] in place, for tokens at positions

@@ -3,6 +3,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "hessq/core/tensor.hpp"
@@ -37,10 +38,20 @@ class DenseLinear final : public Linear {
   void forward(const float* x, int n_tokens, float* y) const override;
   const Tensor& weight() const { return W_; }
   const std::optional<Tensor>& bias() const { return bias_; }
+  void add_bias(float* y, int n_tokens) const;  // y[t, :] += b (nothing without a bias)
 
  private:
   Tensor W_;                   // [m, n]
   std::optional<Tensor> bias_;  // [m]
 };
+
+// Linears that read the same input (q/k/v, gate/up): y = linear(x) for each. At decode
+// (n_tokens == 1) DenseLinears share one parallel GEMV (kernels::gemv_f32_many: one fork/join for
+// all); otherwise each forward runs in turn. The same bytes either way.
+struct LinearCall {
+  const Linear* linear;
+  float* y;
+};
+void forward_shared_input(std::span<const LinearCall> calls, const float* x, int n_tokens);
 
 }  // namespace hessq::model

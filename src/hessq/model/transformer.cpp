@@ -23,11 +23,15 @@ const float* Transformer::forward(const int* tokens, int n, bool all_logits) {
               max_ctx_);
   const int d = c.dim;
   const size_t N = static_cast<size_t>(n);
+  ForwardProfile* profile = scratch_.profile;
   x_.resize(N * d);
-  for (int t = 0; t < n; ++t) {
-    HESSQ_CHECK(tokens[t] >= 0 && tokens[t] < c.vocab_size, "token id {} out of range [0, {})", tokens[t],
-                c.vocab_size);
-    embedding_row(m_, tokens[t], &x_[t * d]);
+  {
+    const ProfileScope timer(profile, ForwardProfile::Embedding);
+    for (int t = 0; t < n; ++t) {
+      HESSQ_CHECK(tokens[t] >= 0 && tokens[t] < c.vocab_size, "token id {} out of range [0, {})", tokens[t],
+                  c.vocab_size);
+      embedding_row(m_, tokens[t], &x_[t * d]);
+    }
   }
   const int last = stop_after_ >= 0 ? std::min(stop_after_, c.n_layers - 1) : c.n_layers - 1;
   for (int l = 0; l <= last; ++l)
@@ -38,8 +42,12 @@ const float* Transformer::forward(const int* tokens, int n, bool all_logits) {
   const int rows = all_logits ? n : 1;
   const float* first = all_logits ? x_.data() : &x_[(N - 1) * d];
   xb_.resize(static_cast<size_t>(rows) * d);
-  rms_norm(xb_.data(), first, m_.final_norm.ptr(), rows, d, c.norm_eps);
+  {
+    const ProfileScope timer(profile, ForwardProfile::Norms);
+    rms_norm(xb_.data(), first, m_.final_norm.ptr(), rows, d, c.norm_eps);
+  }
   logits_.resize(static_cast<size_t>(rows) * c.vocab_size);
+  const ProfileScope timer(profile, ForwardProfile::Head);
   m_.lm_head->forward(xb_.data(), rows, logits_.data());
   return logits_.data();
 }

@@ -22,6 +22,9 @@ class Transformer {
   // Calibration: forward() runs blocks 0..layer only (still filling their KV cache) and returns
   // nullptr instead of logits. -1 (the default) runs the whole model.
   void set_stop_after(int layer) { stop_after_ = layer; }
+  // Benchmarks: forward() adds its wall time per part to `profile` (null: off). `profile` must
+  // outlive its use.
+  void set_profile(ForwardProfile* profile) { scratch_.profile = profile; }
 
   // Runs tokens[0..n) at positions pos()..pos()+n-1 and appends them to the cache. Returns logits,
   // [n, vocab] if all_logits else [1, vocab] for the last token; valid until the next call.
