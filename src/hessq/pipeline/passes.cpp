@@ -195,7 +195,9 @@ std::vector<PassInfo> build_registry() {
        p_string("k_rule", "reach: K reaches gamma of the energy (METHODS.md); below: K stays under it",
                 [](Pass& p) -> std::string& { return p.osaq_k_rule; }),
        p_float("max_ratio", "keep a linear's W when its calibration output change ratio exceeds this (0: never)", 0,
-               1e6, [](Pass& p) -> double& { return p.osaq_max_ratio; })}});
+               1e6, [](Pass& p) -> double& { return p.osaq_max_ratio; }),
+       p_bool("row_guard", "keep a row's w when the change would raise its max |w|",
+              [](Pass& p) -> bool& { return p.osaq.row_guard; })}});
   r.push_back(PassInfo{"svdquant", {}, PassScope::Branch,
                        "SVDQuant (Li et al. 2024): rank-r branch from the SVD of W; the solver quantizes W - L",
                        branch_params(false, false)});

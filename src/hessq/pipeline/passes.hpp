@@ -78,7 +78,7 @@ struct Pass {
   // osaq: keep W when the calibration ||X dW^T|| / ||X W^T|| exceeds this (0: off). [choice] on by
   // default: METHODS.md requires the change to leave the output (almost) unchanged, and on inputs
   // without a real null space the closed form moves it by tens of percent (docs/RESULTS.md).
-  double osaq_max_ratio = 0.01;
+  double osaq_max_ratio = methods::kOsaqMaxRatio;
   BranchParams branch;
   methods::GptqOptions gptq;
   formats::QuantSpec spec = default_weight_spec();  // solvers: the weight format
