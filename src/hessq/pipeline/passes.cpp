@@ -134,6 +134,10 @@ std::vector<ParamInfo> hero_params(bool scales) {
   v.push_back(p_int("every", "blocks l with l % every == 0 enter the objective (and get d); others keep d = 1", 1,
                     1 << 20, [](Pass& p) -> int& { return p.hero.every; }));
   v.push_back(p_bool("v_o", "QuaRot's per-head rotation between v_proj and o_proj", [](Pass& p) -> bool& { return p.hero.v_o; }));
+  v.push_back(p_bool("heads",
+                     "learn the per-head rotation between v_proj and o_proj (one per selected block, from QuaRot's "
+                     "Hadamard; off when v_o is off)",
+                     [](Pass& p) -> bool& { return p.hero.heads; }));
   v.push_back(p_bool("online_down", "QuaRot's online Hadamard before down_proj",
                      [](Pass& p) -> bool& { return p.hero.online_down; }));
   v.push_back(p_bool("fallback", "sizes without a known Hadamard construction get a seeded random orthogonal block",

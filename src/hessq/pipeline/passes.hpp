@@ -60,6 +60,7 @@ struct HeroParams {
   methods::HeroOptions opt;
   int every = 1;            // groups of blocks l with l % every == 0 enter the objective and get d
   bool v_o = true;          // QuaRot's per-head Hadamard between v_proj and o_proj
+  bool heads = true;        // learn it per selected block from that Hadamard (only with v_o; methods::HeroHeads)
   bool online_down = true;  // QuaRot's online Hadamard before down_proj
   bool fallback = true;     // sizes without a Hadamard construction get a seeded random orthogonal block
 };
