@@ -21,6 +21,7 @@
 //   bench_osaq_premise [--model M.bin --tokenizer T.bin --text F] [--max-chars 100000] [--layer 2]
 //                      [--dead-frac 0.25] [--seed 0] [--no-synthetic]
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -215,6 +216,7 @@ Args parse(int argc, char** argv) {
 
 int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // stdout holds the tables only
   if (a.synthetic) study(synthetic_case());
   if (!a.model.empty()) model_cases(a);
   std::printf("#### Mechanism (tau 0.1, mu1 = mu2 = 1e-3; output guard max_ratio %g on the calibration ratio)\n\n",
