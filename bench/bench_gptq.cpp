@@ -4,10 +4,10 @@
 //   BM_Gptq/<act_order> GPTQ int4 g128 (block 128, static groups); x_gemm = time / GEMM time
 //   BM_OsaqThenGptq     OSAQ (defaults) then GPTQ on W + dW; x_gptq = (osaq + gptq) / gptq alone,
 //                       osaq_x_gemm = OSAQ time / GEMM time, K = OSAQ's null-space dimension
-// Inputs (seeded, built once): W ~ N(0, 1/n) with 1% of entries 8x; X [8192 tokens, 4096] =
-// Z D + z u^T, D lognormal per-channel magnitudes with 32 near-dead channels (1e-3), plus a shared
-// rank-8 factor, so H = X^T X / N is full rank, correlated, and has a small near-null space
-// (8192 tokens > n: 2048 would leave half of H exactly singular, unlike a real calibration set).
+// Inputs (seeded, built once; synthetic_layer.hpp): W ~ N(0, 1/n) with 1% of entries 8x; X [8192
+// tokens, 4096] = Z D + z u^T, D lognormal per-channel magnitudes with 32 near-dead channels (1e-3),
+// plus a shared rank-8 factor, so H = X^T X / N is full rank, correlated, and has a small near-null
+// space (8192 tokens > n: 2048 would leave half of H exactly singular, unlike a real calibration set).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -16,54 +16,29 @@
 #include <memory>
 #include <vector>
 
-#include "hessq/core/random.hpp"
 #include "hessq/formats/quant_spec.hpp"
 #include "hessq/methods/gptq.hpp"
 #include "hessq/methods/osaq.hpp"
+#include "synthetic_layer.hpp"
 
 namespace {
 
 using namespace hessq;
 using methods::MatF;
 
-constexpr int64_t kN = 4096, kTokens = 8192;
-
-class Rng {  // splitmix64 + Box-Muller, as the tests
- public:
-  explicit Rng(uint64_t seed) : s_(seed) {}
-  double uniform() { return uniform01(s_); }
-  double normal() { return normal01(s_); }
-
- private:
-  uint64_t s_;
-};
+constexpr int64_t kN = bench::SyntheticLayer::kN, kTokens = 8192;
 
 struct Layer {
-  MatF W;       // [4096, 4096]
+  MatF W;         // [4096, 4096]
   linalg::Mat H;  // [4096, 4096]
 };
 
 const Layer& layer() {
   static std::unique_ptr<Layer> L = [] {
     auto l = std::make_unique<Layer>();
-    Rng rng(2024);
-    l->W.resize(kN, kN);
-    for (int64_t i = 0; i < l->W.size(); ++i)
-      l->W.data()[i] = static_cast<float>((rng.uniform() < 0.01 ? 8.0 : 1.0) * rng.normal() / std::sqrt(double(kN)));
-    std::vector<double> d(kN);
-    for (int64_t j = 0; j < kN; ++j) d[j] = std::exp(0.5 * rng.normal()) * (j % 128 == 5 ? 1e-3 : 1.0);
-    MatF U(8, kN);  // shared factor directions
-    for (int64_t i = 0; i < U.size(); ++i) U.data()[i] = static_cast<float>(rng.normal());
-    MatF X(kTokens, kN);
-    for (int64_t t = 0; t < kTokens; ++t) {
-      float z[8];
-      for (float& v : z) v = static_cast<float>(rng.normal());
-      for (int64_t j = 0; j < kN; ++j) {
-        float shared = 0;
-        for (int k = 0; k < 8; ++k) shared += z[k] * U(k, j);
-        X(t, j) = static_cast<float>(rng.normal() * d[j]) + (d[j] < 0.01 ? 0.0f : 0.5f * shared);
-      }
-    }
+    bench::SyntheticLayer src;
+    l->W = src.W;
+    const MatF X = src.tokens(kTokens);
     MatF Hf(kN, kN);  // X^T X / N in float (ssyrk), upper triangle mirrored
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, kN, kTokens, 1.0f / kTokens, X.data(), kN, 0.0f, Hf.data(), kN);
     l->H = Hf.cast<double>();

@@ -368,6 +368,150 @@ TEST(Hero, Fp32HessianAndRowSubsample) {
   EXPECT_LE(r.orthogonality_error, kOrthoTol);
 }
 
+// ---- Learned per-head rotations between v_proj and o_proj (HeroHeads) ----
+
+// make_hero_problem's first group as q/k/v (v: 4 kv heads of 8 rows) plus o_proj [64, 64] (8 heads
+// of 8) whose input has outlier channels inside the heads, so the head rotation matters.
+struct HeadsProblem {
+  HeroProblem P = make_hero_problem(64, {{64, 32, 32}, {96}});
+  Mat X_o, H_o;
+  MatF W_o;
+  int hd = 8;
+  HeadsProblem() {
+    Rng rng(21);
+    Mat mix = Mat::Identity(64, 64) + normal_matrix(64, 64, rng, 0.3 / 8.0);
+    for (int j : {1, 10, 19, 44}) mix.col(j) *= 15.0 + j / 8.0;
+    X_o = normal_matrix(512, 64, rng) * mix;
+    H_o = X_o.transpose() * X_o / 512.0;
+    W_o.resize(64, 64);
+    for (Eigen::Index i = 0; i < W_o.size(); ++i)
+      W_o.data()[i] = static_cast<float>((rng.uniform() < 0.01 ? 8.0 : 1.0) * rng.normal() / 8.0);
+  }
+  std::vector<HeroHeads> heads(const Mat* H = nullptr, const MatF* Hf = nullptr) const {
+    HeroHeads h;
+    h.name = "blk0.v_o";
+    h.group = 0;
+    h.v = 2;
+    h.head_dim = hd;
+    h.W_o = &W_o;
+    h.H_o = Hf ? nullptr : (H ? H : &H_o);
+    h.H_o_f32 = Hf;
+    h.Q0 = hadamard_rotation(hd, 0);
+    return {h};
+  }
+};
+
+Mat block_diag(const Mat& Q, int blocks) {
+  const int hd = static_cast<int>(Q.rows());
+  Mat B = Mat::Zero(hd * blocks, hd * blocks);
+  for (int h = 0; h < blocks; ++h) B.block(h * hd, h * hd, hd, hd) = Q;
+  return B;
+}
+
+// o_proj's smooth term's gradient (S fixed) against central differences along Q(e) = Cayley(e Om) Q,
+// the oracle with a dense block-diagonal B. Tolerance as GradientMatchesFiniteDifferences (no power
+// iteration here: the term is a quadratic form in B).
+TEST(Hero, HeadsGradientMatchesFiniteDifferences) {
+  const HeadsProblem HP;
+  Rng rng(5);
+  const Mat Q = random_orthogonal(HP.hd, rng);
+  const Mat E = normal_matrix(40, 64, rng, 0.01);
+  const Mat EtE = E.transpose() * E;
+  const Mat S = EtE / (EtE.array() * HP.H_o.array()).sum();
+  auto J = [&](const Mat& Qx) {
+    const Mat B = block_diag(Qx, 8);
+    return ((B.transpose() * HP.H_o * B).array() * S.array()).sum();
+  };
+  const HeroHeadsSmooth g = hero_heads_smooth(HP.H_o, Q, S);
+  EXPECT_NEAR(g.quant, J(Q), 1e-10 * std::abs(J(Q)));
+  const double eps = 1e-5;
+  for (int trial = 0; trial < 3; ++trial) {
+    const Mat Om = random_skew(HP.hd, rng) / std::sqrt(double(HP.hd));
+    const double fd = (J(linalg::cayley_retract(Q, Om, eps)) - J(linalg::cayley_retract(Q, Om, -eps))) / (2 * eps);
+    const double an = -(g.grad_Q.array() * (Om * Q).array()).sum();
+    EXPECT_NEAR(an, fd, kGradRelTol * std::max(1.0, std::abs(fd))) << "head rotation direction " << trial;
+  }
+}
+
+// J with heads = J without them on v_proj's rows rotated by Q (hero_head_rows) plus o_proj's relative
+// loss on W_o B (hero_head_cols) under H_o' = B^T H_o B, the token-level oracle in double.
+// Tolerance: kObjectiveRelTol (fp32 vs double products may move a few roundings).
+TEST(Hero, HeadsObjectiveIsVAndOLoss) {
+  const HeadsProblem HP;
+  const auto spec = parse_spec("int3-g32");
+  Rng rng(6);
+  const Mat R = hadamard_rotation(64, 1), Q = random_orthogonal(HP.hd, rng);
+  const HeroOptions opt;
+  const double with = evaluate_hero(HP.P.groups(), R, {}, spec, opt, HP.heads(), {Q}).quant;
+  auto groups = HP.P.groups();
+  const MatF v_rot = hero_head_rows(HP.P.W[0][2], Q);
+  groups[0].linears[2].W = &v_rot;
+  const double without = evaluate_hero(groups, R, {}, spec, opt).quant;
+  const MatF WB = hero_head_cols(HP.W_o, Q);
+  const Mat Xq = HP.X_o * block_diag(Q, 8);  // o_proj's rotated input
+  const Mat Eo = (fake_quant_padded(spec, WB) - WB).cast<double>();
+  const double o = (Xq * Eo.transpose()).squaredNorm() / (HP.X_o * HP.W_o.cast<double>().transpose()).squaredNorm();
+  EXPECT_NEAR(with, without + o, kObjectiveRelTol * with);
+  // At Q0 by default.
+  EXPECT_EQ(evaluate_hero(HP.P.groups(), R, {}, spec, opt, HP.heads()).quant,
+            evaluate_hero(HP.P.groups(), R, {}, spec, opt, HP.heads(), {hadamard_rotation(HP.hd, 0)}).quant);
+}
+
+// The per-head rotation stays orthogonal (to 1e-10, as R), moves from its Hadamard start, J goes
+// down, the fold keeps the float computation, and results are bit-identical at 1 and 2 threads.
+TEST(Hero, HeadsLearnedOrthogonalFoldableAndDeterministic) {
+  const HeadsProblem HP;
+  const auto spec = parse_spec("int3-g32");
+  HeroOptions opt;
+  opt.steps = 30;
+  opt.lr_rotation = 0.3;
+  const Mat R0 = hadamard_rotation(64, 1);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  openblas_set_num_threads(1);
+  const HeroResult a = optimize_hero(HP.P.groups(), R0, spec, opt, HP.heads());
+  omp_set_num_threads(2);
+  openblas_set_num_threads(2);
+  const HeroResult b = optimize_hero(HP.P.groups(), R0, spec, opt, HP.heads());
+  omp_set_num_threads(saved);
+  openblas_set_num_threads(1);
+  ASSERT_EQ(a.Q.size(), 1u);
+  const Mat& Q = a.Q[0];
+  EXPECT_LE((Q.transpose() * Q - Mat::Identity(HP.hd, HP.hd)).cwiseAbs().maxCoeff(), kOrthoTol);
+  EXPECT_LE(a.orthogonality_error, kOrthoTol);
+  EXPECT_GT((Q - hadamard_rotation(HP.hd, 0)).norm(), 0.05);  // it moved
+  EXPECT_LT(a.curve[a.best].objective, a.curve[0].objective);
+  ASSERT_EQ(a.heads.size(), 1u);
+  EXPECT_EQ(a.heads[0].name, "blk0.v_o");
+  EXPECT_TRUE(b.Q[0] == a.Q[0]);
+  EXPECT_TRUE(b.R == a.R);
+  for (size_t k = 0; k < a.curve.size(); ++k) EXPECT_EQ(b.curve[k].objective, a.curve[k].objective) << k;
+  // The fold: attention mixes tokens, not channels, so o_proj(v-rows rotated) = o_proj(v) for any
+  // per-token mixing P: x_o = P (X W_v^T) per kv head, then x_o W_o^T. GQA: query head h reads kv
+  // head h / 2. fp32 weights: kFoldRelTol.
+  Rng rng(8);
+  const Mat X = normal_matrix(16, 64, rng), Pm = normal_matrix(16, 16, rng, 0.25);
+  auto attn_out = [&](const MatF& Wv, const MatF& Wo) {
+    const Mat V = Pm * X * Wv.cast<double>().transpose();  // [16, 32]: 4 kv heads
+    Mat Xo(16, 64);
+    for (int h = 0; h < 8; ++h) Xo.middleCols(h * 8, 8) = V.middleCols((h / 2) * 8, 8);
+    return Mat(Xo * Wo.cast<double>().transpose());
+  };
+  const Mat ref = attn_out(HP.P.W[0][2], HP.W_o);
+  const Mat got = attn_out(hero_head_rows(HP.P.W[0][2], Q), hero_head_cols(HP.W_o, Q));
+  EXPECT_LE((got - ref).cwiseAbs().maxCoeff(), kFoldRelTol * ref.cwiseAbs().maxCoeff());
+  // Bad input is named.
+  auto bad = HP.heads();
+  bad[0].v = 7;
+  expect_error([&] { optimize_hero(HP.P.groups(), R0, spec, opt, bad); }, "blk0.v_o: v_proj is linear 7 of group 0");
+  bad = HP.heads();
+  bad[0].Q0 = hadamard_rotation(4, 0);
+  expect_error([&] { optimize_hero(HP.P.groups(), R0, spec, opt, bad); }, "Q0 is [4, 4], expected [8, 8]");
+  const Mat Hs = HP.H_o.topLeftCorner(32, 32);
+  expect_error([&] { optimize_hero(HP.P.groups(), R0, spec, opt, HP.heads(&Hs)); },
+               "blk0.v_o: H_o is [32, 32], expected [64, 64]");
+}
+
 TEST(Hero, BadInputNamesTheProblem) {
   const auto P = make_hero_problem();
   const auto spec = parse_spec("int4");

@@ -97,6 +97,36 @@ TEST(Osaq, OutliersShrink) {
   }
 }
 
+// row_guard on the layer where the METHODS.md tau = 0.1 raises most rows' max (K = 8 of 128): every
+// kept row shrinks, the others are untouched, and the output stays unchanged.
+TEST(Osaq, RowGuardKeepsOnlyShrinkingRows) {
+  const auto P = make_gapped_problem(shape(120));
+  const OsaqResult plain = solve_osaq(P.W, P.H, below_rule(0.1));
+  OsaqOptions o = below_rule(0.1);
+  o.row_guard = true;
+  const OsaqResult g = solve_osaq(P.W, P.H, o);
+  const MatF Wp = P.W + plain.dW, Wg = P.W + g.dW;
+  int64_t shrinking = 0;
+  for (int64_t i = 0; i < P.W.rows(); ++i) {
+    const float before = P.W.row(i).cwiseAbs().maxCoeff();
+    const bool shrinks = Wp.row(i).cwiseAbs().maxCoeff() <= before;
+    shrinking += shrinks;
+    if (shrinks)
+      EXPECT_TRUE(g.dW.row(i) == plain.dW.row(i)) << "row " << i;
+    else
+      EXPECT_TRUE(g.dW.row(i).isZero(0)) << "row " << i;
+    EXPECT_LE(Wg.row(i).cwiseAbs().maxCoeff(), before) << "row " << i;
+  }
+  EXPECT_EQ(g.rows_changed, shrinking);
+  EXPECT_EQ(plain.rows_changed, P.W.rows());
+  EXPECT_LT(shrinking, P.W.rows());  // the guard acts here
+  EXPECT_GT(shrinking, 0);
+  EXPECT_GT(plain.row_maxabs_after, plain.row_maxabs_before);
+  EXPECT_LT(g.row_maxabs_after, g.row_maxabs_before);
+  EXPECT_LE(token_ratio(P.X_held, P.W, g.dW), kMaxOutputChange);
+  RecordProperty("rows_kept", std::to_string(shrinking));
+}
+
 // H = Q diag(l) Q^T with a hand-made spectrum (total 10.001002):
 //   l = 0 0 0 1e-6 1e-6 1e-3 1 (x10)
 // gamma 1e-4 (target 1.0001e-3): tail energies 0,0,0,1e-6,2e-6,1.002e-3 -> Reach K = 6, Below K = 5.

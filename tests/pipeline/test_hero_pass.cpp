@@ -10,6 +10,7 @@
 #include "hessq/core/error.hpp"
 #include "hessq/eval/perplexity.hpp"
 #include "hessq/io/hessq_format.hpp"
+#include "hessq/linalg/stiefel.hpp"
 #include "hessq/model/hadamard_linear.hpp"
 #include "hessq/pipeline/hero_pass.hpp"
 #include "hessq/pipeline/model_transform.hpp"
@@ -148,6 +149,14 @@ TEST(HeroPass, FloatLogitsUnchangedByTheTransform) {
     EXPECT_LT(curve[t.hero["best_step"].get<int>()].get<double>(), curve[0].get<double>());  // it learned something
     const bool hero = std::string(method) == "hero+gptq";
     EXPECT_EQ(t.d_attn[0].has_value(), hero);
+    // Both learn the per-head v -> o rotation of every block, from QuaRot's Hadamard.
+    ASSERT_EQ(t.rot->Hh_layer.size(), 5u);
+    ASSERT_EQ(t.hero["heads"].size(), 5u);
+    for (int l = 0; l < 5; ++l) {
+      ASSERT_TRUE(t.rot->Hh_layer[l].has_value()) << l;
+      EXPECT_GT((t.rot->Hh_layer[l]->dense() - t.rot->Hh->dense()).norm(), 1e-3) << l;
+      EXPECT_LE(linalg::orthogonality_error(t.rot->Hh_layer[l]->dense()), 1e-10) << l;
+    }
     const model::Model m = transformed(s.m, t);
     if (hero) {  // the norms hold 1/d, not ones
       const float* w = m.layers[2].attn_norm.ptr();
@@ -176,6 +185,12 @@ TEST(HeroPass, EverySelectsBlocks) {
     EXPECT_EQ(t.d_ffn[l].has_value(), l % 2 == 0) << l;
   }
   EXPECT_EQ(t.hero["linears"].size(), 3u * 5u);  // q/k/v + gate/up per selected block
+  for (int l = 0; l < 5; ++l) EXPECT_EQ(t.rot->Hh_layer[l].has_value(), l % 2 == 0) << l;  // learned heads
+  // heads = 0: QuaRot's fixed Hadamard in every block.
+  set_param(r.passes[0], "heads", ParamValue(false), "test");
+  const ModelTransform t0 = make_model_transform(io::tensor_store_of(s.m), r, s.windows(), quiet(), forwards);
+  EXPECT_TRUE(t0.rot->Hh_layer.empty());
+  EXPECT_EQ(t0.hero["heads"].size(), 0u);
 }
 
 // hero+gptq end to end: the quantized model is saved, reloads with bit-identical logits, and its

@@ -93,9 +93,21 @@ struct Group {
   std::vector<Linear> linears;
 };
 
+struct Heads {
+  std::string name;
+  size_t group = 0, v = 0;
+  int64_t hd = 0;
+  const MatF* Wo = nullptr;
+  const linalg::Mat* H = nullptr;
+  const MatF* Hf = nullptr;
+  double c = 0;  // tr(W_o H_o W_o^T) (Q invariant)
+  linalg::Mat Q0;
+};
+
 struct Problem {
   int64_t n = 0;
   std::vector<Group> groups;
+  std::vector<Heads> heads;
 };
 
 void check_options(const HeroOptions& o, bool optimizing) {
@@ -152,10 +164,14 @@ MatF sample_rows(const MatF& W, int64_t max_rows) {
   return out;
 }
 
-Problem prepare(const std::vector<HeroGroup>& groups, int64_t n, const HeroOptions& opt) {
+Problem prepare(const std::vector<HeroGroup>& groups, int64_t n, const HeroOptions& opt,
+                const std::vector<HeroHeads>& heads) {
   HESSQ_CHECK(!groups.empty(), "hero: no linear groups given");
   Problem P;
   P.n = n;
+  auto is_v = [&](size_t gi, size_t li) {
+    return std::any_of(heads.begin(), heads.end(), [&](const HeroHeads& h) { return h.group == gi && h.v == li; });
+  };
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     const HeroGroup& hg = groups[gi];
     Group g;
@@ -181,7 +197,7 @@ Problem prepare(const std::vector<HeroGroup>& groups, int64_t n, const HeroOptio
       HESSQ_CHECK(hl.W->cols() == n, "hero: {}: W is [{}, {}], expected {} inputs (the stream width of R0 and H)",
                   L.name, hl.W->rows(), hl.W->cols(), n);
       L.W = hl.W;
-      L.sampled = is_sampled(*hl.W, opt.max_rows);
+      L.sampled = !is_v(gi, li) && is_sampled(*hl.W, opt.max_rows);  // Q rotates whole heads
       if (L.sampled) L.sub = sample_rows(*hl.W, opt.max_rows);
       const MatF G = gram(L.w());
       L.c = g.H ? dot_sym(G, g.H->data()) : dot_sym(G, g.Hf->data());
@@ -193,7 +209,66 @@ Problem prepare(const std::vector<HeroGroup>& groups, int64_t n, const HeroOptio
     }
     P.groups.push_back(std::move(g));
   }
+  for (size_t hi = 0; hi < heads.size(); ++hi) {
+    const HeroHeads& hh = heads[hi];
+    Heads h;
+    h.name = hh.name.empty() ? fmt::format("heads {}", hi) : hh.name;
+    HESSQ_CHECK(hh.group < P.groups.size() && hh.v < P.groups[hh.group].linears.size(),
+                "hero: {}: v_proj is linear {} of group {}, but there are {} groups", h.name, hh.v, hh.group,
+                P.groups.size());
+    h.group = hh.group;
+    h.v = hh.v;
+    h.hd = hh.head_dim;
+    const MatF& Wv = *P.groups[hh.group].linears[hh.v].W;
+    HESSQ_CHECK(h.hd > 0 && Wv.rows() % h.hd == 0, "hero: {}: v_proj has {} rows, not whole heads of head_dim {}",
+                h.name, Wv.rows(), h.hd);
+    HESSQ_CHECK(hh.Q0.rows() == h.hd, "hero: {}: Q0 is [{}, {}], expected [{}, {}] (head_dim)", h.name, hh.Q0.rows(),
+                hh.Q0.cols(), h.hd, h.hd);
+    check_rotation(hh.Q0, "Q0");
+    h.Q0 = hh.Q0;
+    HESSQ_CHECK(hh.W_o != nullptr, "hero: {}: W_o is null", h.name);
+    check_weight(*hh.W_o, ("hero: " + h.name + " o_proj").c_str());
+    const int64_t q = hh.W_o->cols();
+    HESSQ_CHECK(q % h.hd == 0, "hero: {}: o_proj has {} inputs, not whole heads of head_dim {}", h.name, q, h.hd);
+    HESSQ_CHECK((hh.H_o != nullptr) != (hh.H_o_f32 != nullptr), "hero: {}: give exactly one of H_o and H_o_f32",
+                h.name);
+    h.H = hh.H_o;
+    h.Hf = hh.H_o_f32;
+    const int64_t hr = h.H ? h.H->rows() : h.Hf->rows(), hc = h.H ? h.H->cols() : h.Hf->cols();
+    HESSQ_CHECK(hr == q && hc == q, "hero: {}: H_o is [{}, {}], expected [{}, {}] (o_proj's inputs)", h.name, hr, hc,
+                q, q);
+    if (h.H)
+      check_hessian_values(h.H->data(), q, h.name);
+    else
+      check_hessian_values(h.Hf->data(), q, h.name);
+    h.Wo = hh.W_o;
+    const MatF G = gram(*h.Wo);
+    h.c = h.H ? dot_sym(G, h.H->data()) : dot_sym(G, h.Hf->data());
+    HESSQ_CHECK(std::isfinite(h.c) && h.c > 0, "hero: {}: tr(W_o H_o W_o^T) = {}; the relative loss needs > 0",
+                h.name, h.c);
+    P.heads.push_back(std::move(h));
+  }
   return P;
+}
+
+// W B for row-major W [m, heads * hd] (each row's head blocks times Q), in fp32 (sgemm on the rows
+// seen as [m * heads, hd]).
+MatF head_cols(const MatF& W, const MatF& Qf) {
+  const int hd = static_cast<int>(Qf.rows()), rows = static_cast<int>(W.size() / hd);
+  MatF C(W.rows(), W.cols());
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, hd, 1.0f, W.data(), hd, Qf.data(), hd, 0.0f,
+              C.data(), hd);
+  return C;
+}
+
+// B^T W for row-major W [heads * hd, n] (each head's rows: Q^T W_h), in fp32.
+MatF head_rows(const MatF& W, const MatF& Qf) {
+  const int hd = static_cast<int>(Qf.rows()), n = static_cast<int>(W.cols());
+  MatF C(W.rows(), W.cols());
+  for (Eigen::Index h = 0; h < W.rows() / hd; ++h)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hd, n, hd, 1.0f, Qf.data(), hd, W.data() + h * hd * n, n,
+                0.0f, C.data() + h * hd * n, n);
+  return C;
 }
 
 // ---- One group's terms ----
@@ -261,9 +336,9 @@ struct Timers {
 
 // The group's terms at (R, d): W'_i = W_i R D, E_i, S = sum E_i^T E_i / c_i, then smooth_terms.
 template <class T>
-Terms group_terms(const Group& g, const T* H, const linalg::Mat& R, const MatF& Rf, const linalg::Vec& d, double w,
-                  linalg::Vec& v_state, const formats::QuantSpec& wq, const HeroOptions& opt, bool grads, bool detail,
-                  Timers& tm) {
+Terms group_terms(const Group& g, const T* H, const std::vector<const MatF*>& Ws, const linalg::Mat& R, const MatF& Rf,
+                  const linalg::Vec& d, double w, linalg::Vec& v_state, const formats::QuantSpec& wq,
+                  const HeroOptions& opt, bool grads, bool detail, Timers& tm) {
   const Eigen::Index n = R.rows();
   auto t0 = Clock::now();
   const MatT<T> A = (R * d.cwiseInverse().asDiagonal()).template cast<T>();
@@ -276,8 +351,9 @@ Terms group_terms(const Group& g, const T* H, const linalg::Mat& R, const MatF& 
   Terms out;
   const Eigen::RowVectorXf df = d.cast<float>().transpose();
   MatT<T> S = MatT<T>::Zero(n, n);
-  for (const Linear& L : g.linears) {
-    MatF Wp = times_rotation(L.w(), Rf);
+  for (size_t li = 0; li < g.linears.size(); ++li) {
+    const Linear& L = g.linears[li];
+    MatF Wp = times_rotation(Ws[li] ? *Ws[li] : L.w(), Rf);
     Wp.array().rowwise() *= df.array();
     MatF E = fake_quant_padded(wq, Wp);
     E -= Wp;
@@ -295,24 +371,73 @@ Terms group_terms(const Group& g, const T* H, const linalg::Mat& R, const MatF& 
   return out;
 }
 
+// o_proj's term at Q with S = E^T E / c fixed (H_o: column-major data, symmetric [q, q]):
+// quant = <B^T H B, S>, grad = sum_h [2 H B S]_hh. With T = (H B)^T = B^T H, column block h of
+// B^T H B is T_h Q, and [H B S]_hh = T_h^T S_h (T_h, S_h the column blocks h of T and S).
+template <class T>
+double heads_smooth(const T* H, int64_t q, const linalg::Mat& Q, const MatT<T>& S, bool grads, linalg::Mat& grad) {
+  const Eigen::Index hd = Q.rows(), nh = q / hd;
+  const MatT<T> Qt = Q.template cast<T>();
+  MatT<T> HB(q, q);
+  for (Eigen::Index h = 0; h < nh; ++h) HB.middleCols(h * hd, hd) = prod(H + h * hd * q, q, hd, false, Qt);
+  const MatT<T> Tm = HB.transpose();
+  double quant = 0;
+  if (grads) grad = linalg::Mat::Zero(hd, hd);
+  for (Eigen::Index h = 0; h < nh; ++h) {
+    const MatT<T> Hp_h = prod(Tm.data() + h * hd * q, q, hd, false, Qt);  // column block h of B^T H B
+    const MatT<T> S_h = S.middleCols(h * hd, hd);
+    quant += dot(Hp_h, S_h);
+    if (grads) grad += 2.0 * prod(Tm.data() + h * hd * q, q, hd, true, S_h).template cast<double>();
+  }
+  return quant;
+}
+
+// o_proj's relative loss at Q: W_o B quantized, S = E^T E / c, then heads_smooth.
+template <class T>
+double heads_terms(const Heads& h, const T* H, const linalg::Mat& Q, const formats::QuantSpec& wq, bool grads,
+                   linalg::Mat& grad, Timers& tm) {
+  auto t0 = Clock::now();
+  const MatF WB = head_cols(*h.Wo, Q.cast<float>());
+  MatF E = fake_quant_padded(wq, WB);
+  E -= WB;
+  const MatT<T> S = (gram(E).cast<double>() / h.c).template cast<T>();
+  tm.quant += seconds_since(t0);
+  t0 = Clock::now();
+  const double quant = heads_smooth(H, h.Wo->cols(), Q, S, grads, grad);
+  tm.hessian += seconds_since(t0);
+  return quant;
+}
+
 struct Eval {
   HeroTerms terms;
   linalg::Mat grad_R;
+  std::vector<linalg::Mat> grad_Q;  // per heads
+  std::vector<double> o_loss;       // per heads
   std::vector<linalg::Vec> grad_t;
   std::vector<Terms> groups;  // detail: per-linear losses, lambda, trace
 };
 
-Eval evaluate(const Problem& P, const linalg::Mat& R, const std::vector<linalg::Vec>& t, std::vector<linalg::Vec>& v,
-              const formats::QuantSpec& wq, const HeroOptions& opt, bool grads, bool detail, Timers& tm) {
+Eval evaluate(const Problem& P, const linalg::Mat& R, const std::vector<linalg::Vec>& t, const std::vector<linalg::Mat>& Q,
+              std::vector<linalg::Vec>& v, const formats::QuantSpec& wq, const HeroOptions& opt, bool grads, bool detail,
+              Timers& tm) {
   Eval ev;
   const MatF Rf = R.cast<float>();
   if (grads) ev.grad_R = linalg::Mat::Zero(P.n, P.n);
+  // v_proj's rows rotated by its block's Q (whole heads), in place of its W.
+  std::vector<MatF> v_rot(P.heads.size());
+  std::vector<std::vector<const MatF*>> Ws(P.groups.size());
+  for (size_t gi = 0; gi < P.groups.size(); ++gi) Ws[gi].assign(P.groups[gi].linears.size(), nullptr);
+  for (size_t hi = 0; hi < P.heads.size(); ++hi) {
+    const Heads& h = P.heads[hi];
+    v_rot[hi] = head_rows(P.groups[h.group].linears[h.v].w(), Q[hi].cast<float>());
+    Ws[h.group][h.v] = &v_rot[hi];
+  }
   for (size_t gi = 0; gi < P.groups.size(); ++gi) {
     const Group& g = P.groups[gi];
     const double ng = static_cast<double>(g.linears.size());
     const linalg::Vec d = t[gi].array().exp();
-    Terms gt = g.H ? group_terms(g, g.H->data(), R, Rf, d, opt.rho * ng, v[gi], wq, opt, grads, detail, tm)
-                   : group_terms(g, g.Hf->data(), R, Rf, d, opt.rho * ng, v[gi], wq, opt, grads, detail, tm);
+    Terms gt = g.H ? group_terms(g, g.H->data(), Ws[gi], R, Rf, d, opt.rho * ng, v[gi], wq, opt, grads, detail, tm)
+                   : group_terms(g, g.Hf->data(), Ws[gi], R, Rf, d, opt.rho * ng, v[gi], wq, opt, grads, detail, tm);
     ev.terms.quant += gt.quant;
     ev.terms.cond += ng * gt.cond;
     if (grads) {
@@ -321,6 +446,15 @@ Eval evaluate(const Problem& P, const linalg::Mat& R, const std::vector<linalg::
     }
     gt.grad_R.resize(0, 0);
     ev.groups.push_back(std::move(gt));
+  }
+  for (size_t hi = 0; hi < P.heads.size(); ++hi) {
+    const Heads& h = P.heads[hi];
+    linalg::Mat g;
+    const double loss = h.H ? heads_terms(h, h.H->data(), Q[hi], wq, grads, g, tm)
+                            : heads_terms(h, h.Hf->data(), Q[hi], wq, grads, g, tm);
+    ev.terms.quant += loss;
+    ev.o_loss.push_back(loss);
+    if (grads) ev.grad_Q.push_back(std::move(g));
   }
   ev.terms.objective = ev.terms.quant + opt.rho * ev.terms.cond;
   return ev;
@@ -353,14 +487,20 @@ HeroOptions spinquant_options(HeroOptions opt) {
   return opt;
 }
 
+std::vector<linalg::Mat> start_heads(const Problem& P) {
+  std::vector<linalg::Mat> Q;
+  for (const Heads& h : P.heads) Q.push_back(h.Q0);
+  return Q;
+}
+
 HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R0, const formats::QuantSpec& wq,
-                         const HeroOptions& opt) {
+                         const HeroOptions& opt, const std::vector<HeroHeads>& heads) {
   const kernels::SerialBlas serial;  // 100 Cayley steps amplify a last-bit difference (gemm_f32.hpp)
   const auto t_start = Clock::now();
   check_options(opt, true);
   formats::validate(wq);
   check_rotation(R0, "R0");
-  const Problem P = prepare(groups, R0.rows(), opt);
+  const Problem P = prepare(groups, R0.rows(), opt, heads);
   const size_t G = P.groups.size();
 
   HeroResult res;
@@ -368,18 +508,22 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
   linalg::Mat R = R0;
   std::vector<linalg::Vec> t(G, linalg::Vec::Zero(P.n)), v = start_vectors(P, opt.seed);
   std::vector<Adam> adam(G);
+  std::vector<linalg::Mat> Q = start_heads(P);
   linalg::Mat R_best = R;
   std::vector<linalg::Vec> t_best = t;
+  std::vector<linalg::Mat> Q_best = Q;
   std::vector<Terms> first;  // the start's per-group detail (per-linear losses, lambda, trace)
+  std::vector<double> first_o;
   for (int k = 0; k <= opt.steps; ++k) {
-    Eval ev = evaluate(P, R, t, v, wq, opt, k < opt.steps, k == 0, tm);
+    Eval ev = evaluate(P, R, t, Q, v, wq, opt, k < opt.steps, k == 0, tm);
     res.curve.push_back(ev.terms);
     if (!opt.keep_best || k == 0 || ev.terms.objective < res.curve[res.best].objective) {
       res.best = k;
       R_best = R;
       t_best = t;
+      Q_best = Q;
     }
-    if (k == 0) first = std::move(ev.groups);
+    if (k == 0) first = std::move(ev.groups), first_o = ev.o_loss;
     if (k == opt.steps) break;
     // Step 3: a Cayley step on R and an Adam step on log d, both linearly decayed.
     const auto t0 = Clock::now();
@@ -388,6 +532,11 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
       const linalg::Mat Omega = linalg::stiefel_skew(R, ev.grad_R);
       const double norm = Omega.norm();
       if (norm > 0) R = linalg::cayley_retract(R, Omega, opt.lr_rotation * decay / norm);
+      for (size_t hi = 0; hi < Q.size(); ++hi) {  // the per-head rotations: the same normalized step
+        const linalg::Mat Om = linalg::stiefel_skew(Q[hi], ev.grad_Q[hi]);
+        const double nq = Om.norm();
+        if (nq > 0) Q[hi] = linalg::cayley_retract(Q[hi], Om, opt.lr_rotation * decay / nq);
+      }
     }
     if (opt.learn_scales)
       for (size_t gi = 0; gi < G; ++gi) adam[gi].step(t[gi], ev.grad_t[gi], k + 1, opt.lr_scale * decay, opt);
@@ -397,7 +546,10 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
   // The report: per linear at the start (first) and at the returned point.
   res.R = R_best;
   for (const linalg::Vec& tg : t_best) res.d.push_back(tg.array().exp());
-  const Eval last = evaluate(P, res.R, t_best, v, wq, opt, false, true, tm);
+  res.Q = Q_best;
+  const Eval last = evaluate(P, res.R, t_best, res.Q, v, wq, opt, false, true, tm);
+  for (size_t hi = 0; hi < P.heads.size(); ++hi)
+    res.heads.push_back({P.heads[hi].name, first_o[hi], last.o_loss[hi]});
   for (size_t gi = 0; gi < G; ++gi) {
     const Group& g = P.groups[gi];
     const double n = static_cast<double>(P.n);
@@ -414,6 +566,7 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
     }
   }
   res.orthogonality_error = linalg::orthogonality_error(res.R);
+  for (const linalg::Mat& q : res.Q) res.orthogonality_error = std::max(res.orthogonality_error, linalg::orthogonality_error(q));
   res.seconds_quant = tm.quant;
   res.seconds_hessian = tm.hessian;
   res.seconds = seconds_since(t_start);
@@ -421,12 +574,20 @@ HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat
 }
 
 HeroTerms evaluate_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R, const std::vector<linalg::Vec>& d,
-                        const formats::QuantSpec& wq, const HeroOptions& opt) {
+                        const formats::QuantSpec& wq, const HeroOptions& opt, const std::vector<HeroHeads>& heads,
+                        const std::vector<linalg::Mat>& Q) {
   const kernels::SerialBlas serial;
   check_options(opt, false);
   formats::validate(wq);
   check_rotation(R, "R");
-  const Problem P = prepare(groups, R.rows(), opt);
+  const Problem P = prepare(groups, R.rows(), opt, heads);
+  HESSQ_CHECK(Q.empty() || Q.size() == P.heads.size(), "hero: {} head rotations for {} heads", Q.size(),
+              P.heads.size());
+  for (size_t hi = 0; hi < Q.size(); ++hi) {
+    HESSQ_CHECK(Q[hi].rows() == P.heads[hi].hd, "hero: {}: Q is [{}, {}], expected head_dim {}", P.heads[hi].name,
+                Q[hi].rows(), Q[hi].cols(), P.heads[hi].hd);
+    check_rotation(Q[hi], "Q");
+  }
   HESSQ_CHECK(d.empty() || d.size() == P.groups.size(), "hero: {} scaling vectors for {} groups", d.size(),
               P.groups.size());
   std::vector<linalg::Vec> t(P.groups.size(), linalg::Vec::Zero(P.n));
@@ -437,7 +598,7 @@ HeroTerms evaluate_hero(const std::vector<HeroGroup>& groups, const linalg::Mat&
   }
   std::vector<linalg::Vec> v = start_vectors(P, opt.seed);
   Timers tm;
-  return evaluate(P, R, t, v, wq, opt, false, false, tm).terms;
+  return evaluate(P, R, t, Q.empty() ? start_heads(P) : Q, v, wq, opt, false, false, tm).terms;
 }
 
 HeroSmooth hero_group_smooth(const linalg::Mat& H, const linalg::Mat& R, const linalg::Vec& d, const linalg::Mat& S,
@@ -457,6 +618,39 @@ HeroSmooth hero_group_smooth(const linalg::Mat& H, const linalg::Mat& R, const l
   Terms t;
   smooth_terms(HA, A, S, d, w, v, opt, true, t);
   return HeroSmooth{t.quant, t.cond, t.lambda, t.trace, std::move(t.grad_R), std::move(t.grad_t)};
+}
+
+HeroHeadsSmooth hero_heads_smooth(const linalg::Mat& H_o, const linalg::Mat& Q, const linalg::Mat& S) {
+  check_rotation(Q, "Q");
+  const Eigen::Index q = H_o.rows();
+  HESSQ_CHECK(H_o.cols() == q && S.rows() == q && S.cols() == q && q % Q.rows() == 0,
+              "hero: H_o is [{}, {}] and S [{}, {}], expected square, equal, whole heads of {}", H_o.rows(), H_o.cols(),
+              S.rows(), S.cols(), Q.rows());
+  check_hessian_values(H_o.data(), q, "H_o");
+  HESSQ_CHECK(S.allFinite(), "hero: S holds NaN or Inf");
+  HeroHeadsSmooth out;
+  out.quant = heads_smooth(H_o.data(), q, Q, S, true, out.grad_Q);
+  return out;
+}
+
+MatF hero_head_rows(const MatF& W_v, const linalg::Mat& Q) {
+  check_rotation(Q, "Q");
+  const Eigen::Index hd = Q.rows();
+  HESSQ_CHECK(W_v.rows() % hd == 0, "hero: v_proj W is [{}, {}], not whole heads of {}", W_v.rows(), W_v.cols(), hd);
+  MatF out(W_v.rows(), W_v.cols());
+  for (Eigen::Index h = 0; h < W_v.rows() / hd; ++h)
+    out.middleRows(h * hd, hd) = (Q.transpose() * W_v.middleRows(h * hd, hd).cast<double>()).cast<float>();
+  return out;
+}
+
+MatF hero_head_cols(const MatF& W_o, const linalg::Mat& Q) {
+  check_rotation(Q, "Q");
+  const Eigen::Index hd = Q.rows();
+  HESSQ_CHECK(W_o.cols() % hd == 0, "hero: o_proj W is [{}, {}], not whole heads of {}", W_o.rows(), W_o.cols(), hd);
+  MatF out(W_o.rows(), W_o.cols());
+  for (Eigen::Index h = 0; h < W_o.cols() / hd; ++h)
+    out.middleCols(h * hd, hd) = (W_o.middleCols(h * hd, hd).cast<double>() * Q).cast<float>();
+  return out;
 }
 
 MatF hero_reader_weight(const MatF& W, const linalg::Mat& R, const linalg::Vec& d) {

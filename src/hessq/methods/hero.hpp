@@ -37,9 +37,20 @@
 //   straight-through gradient of their loss is zero (the output error x E^T R^T has the norm of
 //   x E^T for a constant E). Leaving them out also spares their H (down_proj's is hidden x hidden).
 //   The pipeline rotates them and GPTQ/RTN quantizes them as usual.
-// - The per-head rotation between v_proj and o_proj is not learned in this version: the caller
-//   applies QuaRot's fixed per-head Hadamard (or none) and passes v_proj with it already applied to
-//   its rows, i.e. every W as it will be quantized apart from R and d.
+// - The per-head rotation between v_proj and o_proj (HeroHeads, one per block the caller gives):
+//   one orthogonal Q [head_dim, head_dim] per block, shared by its heads as SpinQuant's R2 (GQA
+//   needs it shared: query heads reading one kv head see the same rotated values), started from
+//   QuaRot's per-head Hadamard (Q0) and moved by the same normalized, decayed Cayley step as R.
+//   With B = blockdiag(Q, ..., Q): v_proj W_v' = B_kv^T W_v R D (its rows, head by head) and
+//   o_proj W_o' = W_o B with H_o' = B^T H_o B. J gains o_proj's term tr(E_o H_o' E_o^T) / c_o, its
+//   straight-through gradient dJ/dQ = sum_h [2 H_o B S_o]_hh (S_o = E_o^T E_o / c_o, the diagonal
+//   head blocks). v_proj's term stays in its group with the rotated rows: its value counts in J
+//   (and keep_best), but Q acts on its output side, so like the writers' R it has no
+//   straight-through gradient. o_proj's term uses W_o B without R^T on its output side (the same
+//   argument; it spares o_proj's full rows under max_rows). lambda_max(H_o') / mean eig is Q
+//   invariant: rho does not act on Q. v_proj's rows are never subsampled (Q needs whole heads).
+//   Without HeroHeads the caller applies QuaRot's fixed per-head Hadamard (or none) to v_proj's
+//   rows before the call, as it will be quantized apart from R and d.
 // - lambda_max(H') / mean eig(H') is invariant to R when d = 1 (R^T H R has H's eigenvalues), so
 //   the conditioning term acts through d only; with learn_scales off (spinquant) rho changes nothing
 //   and the term is reported, not optimized. n_g weights it per linear, as METHODS.md's sum.
@@ -93,6 +104,19 @@ struct HeroGroup {
   const MatF* H_f32 = nullptr;
 };
 
+// The per-head rotation between one block's v_proj and o_proj (see the [choice]s above).
+struct HeroHeads {
+  std::string name;  // e.g. "model.layers.3.v_o" (messages, report)
+  size_t group = 0;  // the reader group holding v_proj (q/k/v), an index into the groups given
+  size_t v = 0;      // v_proj's index in that group's linears; its W is before Q (whole heads)
+  int64_t head_dim = 0;
+  const MatF* W_o = nullptr;  // [m, q_dim] o_proj before Q (its rows may be a subsample)
+  // X^T X / N of o_proj's input before Q, [q_dim, q_dim], symmetric; exactly one of the two.
+  const linalg::Mat* H_o = nullptr;
+  const MatF* H_o_f32 = nullptr;
+  linalg::Mat Q0;  // [head_dim, head_dim] orthogonal start (QuaRot's per-head Hadamard)
+};
+
 struct HeroOptions {
   int steps = 100;
   double lr_rotation = 0.05;  // Frobenius norm of each Cayley step's generator (before decay), in (0, 1)
@@ -125,13 +149,20 @@ struct HeroLinearReport {
   double lambda_max = 0;                     // lambda_max(H) (= lambda_max(H') at (R0, 1))
 };
 
+struct HeroHeadsReport {
+  std::string name;
+  double o_loss_before = 0, o_loss_after = 0;  // o_proj's tr(E H_o' E^T) / c_o at Q0 and at the result
+};
+
 struct HeroResult {
   linalg::Mat R;                          // [dim, dim], orthogonal
+  std::vector<linalg::Mat> Q;             // per HeroHeads [head_dim, head_dim], orthogonal
+  std::vector<HeroHeadsReport> heads;     // per HeroHeads
   std::vector<linalg::Vec> d;             // per group [dim], > 0, geometric mean 1; the norm weight is 1/d
   std::vector<HeroTerms> curve;           // steps + 1 points: (R0, 1), then after each step
   int best = 0;                           // curve index of the returned (R, d)
   std::vector<HeroLinearReport> linears;  // group by group
-  double orthogonality_error = 0;         // max |R^T R - I|
+  double orthogonality_error = 0;         // max |R^T R - I| and |Q^T Q - I| over the Q
   double seconds = 0;                     // total
   double seconds_quant = 0, seconds_hessian = 0, seconds_update = 0;  // W', Q_w, E^T E | H' terms | steps
 };
@@ -139,12 +170,15 @@ struct HeroResult {
 // Runs opt.steps steps from (R0, d = 1). R0: [dim, dim] orthogonal (within 1e-6), dim = every W's
 // input width. Throws hessq::Error naming the group or linear on bad shapes or values, and on bad
 // options (steps < 1, learning rates <= 0, rho < 0, nothing to learn).
+// heads: per-head rotations to learn with R (empty: none); each names its group's v_proj.
 HeroResult optimize_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R0, const formats::QuantSpec& wq,
-                         const HeroOptions& opt = {});
+                         const HeroOptions& opt = {}, const std::vector<HeroHeads>& heads = {});
 
-// J at (R, d) (d: one vector per group; empty = all ones), with the same checks.
+// J at (R, d) (d: one vector per group; empty = all ones) and the heads' Q (one per HeroHeads;
+// empty = their Q0), with the same checks.
 HeroTerms evaluate_hero(const std::vector<HeroGroup>& groups, const linalg::Mat& R, const std::vector<linalg::Vec>& d,
-                        const formats::QuantSpec& wq, const HeroOptions& opt = {});
+                        const formats::QuantSpec& wq, const HeroOptions& opt = {},
+                        const std::vector<HeroHeads>& heads = {}, const std::vector<linalg::Mat>& Q = {});
 
 // The smooth part of one group's J at (R, d) with the error Gram matrix S = sum_i E_i^T E_i / c_i held
 // fixed (what the straight-through gradient differentiates):
@@ -157,6 +191,20 @@ struct HeroSmooth {
 };
 HeroSmooth hero_group_smooth(const linalg::Mat& H, const linalg::Mat& R, const linalg::Vec& d, const linalg::Mat& S,
                              double w, const HeroOptions& opt = {});
+
+// o_proj's smooth term with its error Gram matrix S = E_o^T E_o / c_o held fixed, B = blockdiag(Q):
+//   quant = <B^T H_o B, S>,  grad_Q = dquant/dQ = sum_h [2 H_o B S]_hh
+// H_o, S: [q_dim, q_dim] symmetric, q_dim a multiple of Q's order; Q orthogonal.
+struct HeroHeadsSmooth {
+  double quant = 0;
+  linalg::Mat grad_Q;  // [head_dim, head_dim]
+};
+HeroHeadsSmooth hero_heads_smooth(const linalg::Mat& H_o, const linalg::Mat& Q, const linalg::Mat& S);
+
+// The per-head fold: v_proj rows W_v,h <- Q^T W_v,h per head (W: [heads * head_dim, n]) and o_proj
+// columns W_o[:, h] <- W_o[:, h] Q (W: [m, heads * head_dim]), in double, rounded to fp32.
+MatF hero_head_rows(const MatF& W_v, const linalg::Mat& Q);
+MatF hero_head_cols(const MatF& W_o, const linalg::Mat& Q);
 
 // The folded weights and the reader's second moment (see the top of this header), in double, rounded
 // to fp32 for weights. W: [m, dim] reader / [dim, n] writer; R: [dim, dim]; d: [dim] > 0.

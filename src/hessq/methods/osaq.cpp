@@ -84,8 +84,11 @@ OsaqResult solve_osaq_basis(const MatF& W, const linalg::Mat& N, const OsaqOptio
     for (int64_t r = 0; r < m; ++r) {
       const linalg::Vec w = W.row(r).transpose().cast<double>();
       res.dW.row(r) = absorb_row(w, N, v, opt).transpose().cast<float>();
+      if (opt.row_guard && (W.row(r) + res.dW.row(r)).cwiseAbs().maxCoeff() > W.row(r).cwiseAbs().maxCoeff())
+        res.dW.row(r).setZero();
     }
     HESSQ_CHECK(res.dW.allFinite(), "osaq: a row system (K = {}) is singular; use mu1 > 0 (got {})", res.K, opt.mu1);
+    for (int64_t r = 0; r < m; ++r) res.rows_changed += res.dW.row(r).cwiseAbs().maxCoeff() > 0;
   }
 
   const MatF Wn = W + res.dW;
@@ -103,6 +106,8 @@ double output_change_ratio(const MatF& W, const MatF& dW, const linalg::Mat& H_e
   HESSQ_CHECK(base > 0, "output change ratio: the layer output X W^T is zero on the evaluation tokens");
   return std::sqrt(std::max(quadratic_trace(dW, H_eval), 0.0) / base);
 }
+
+bool osaq_guard_rejects(double ratio_calib, double max_ratio) { return max_ratio > 0 && ratio_calib > max_ratio; }
 
 std::vector<double> null_space_angles(const linalg::Mat& H_a, const linalg::Mat& H_b, double gamma, OsaqKRule rule) {
   HESSQ_CHECK(H_a.rows() == H_b.rows() && H_a.cols() == H_b.cols(),

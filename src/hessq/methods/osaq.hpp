@@ -24,6 +24,12 @@
 //   so on a spectrum with a gap N is exactly the near-null space. Measured (tests KRuleReachTakes...
 //   and HeldOutOutputUnchanged): with a gap, Reach gives K = null + 1 and a held-out output change
 //   ||X dW^T|| / ||X W^T|| of 0.17; Below gives K = null and 1.4e-5..2.4e-5.
+// - row_guard (off by default: METHODS.md has none): a row whose max |w| the change would raise keeps
+//   its w (dw_i = 0). The softmax weights are fixed from w, so the solve does not see entries it
+//   inflates; with near-dead (not exactly dead) input channels the null basis leaks ~1e-3 into live
+//   coordinates and b_i ~ w / leak pushes the row max into the dead columns (docs/RESULTS.md "OSAQ
+//   where its premise holds": max|W| 0.66 -> 3.75 on a stories260K down_proj with 43 near-dead
+//   channels). The guard keeps only what OSAQ is for, rows whose outliers shrink.
 // - rows with max |w| = 0 get dW = 0; K == 0 gives dW = 0 (the caller reports K).
 // - rows are solved independently in double (OpenMP over rows, deterministic).
 #pragma once
@@ -45,11 +51,13 @@ struct OsaqOptions {
   double mu1 = 1e-3;    // ridge, relative to tr(N^T S_i N) / K
   double mu2 = 1e-3;    // row-mean penalty, relative to tr(N^T S_i N) / K
   OsaqKRule k_rule = OsaqKRule::Reach;
+  bool row_guard = false;  // keep a row's w when the change would raise its max |w|
 };
 
 struct OsaqResult {
   MatF dW;  // [m, n], W + dW is the weight to quantize
   int K = 0;
+  int64_t rows_changed = 0;  // rows with dw_i != 0
   double maxabs_before = 0, maxabs_after = 0;          // max |W|, max |W + dW| over the matrix
   double row_maxabs_before = 0, row_maxabs_after = 0;  // mean over rows of max_j |w_ij|
 };
@@ -68,6 +76,12 @@ linalg::Mat osaq_null_space(const linalg::Mat& H, double gamma, OsaqKRule rule =
 
 // sqrt(tr(dW H dW^T) / tr(W H W^T)) = ||X dW^T|| / ||X W^T|| for H_eval = X^T X / N (held-out X).
 double output_change_ratio(const MatF& W, const MatF& dW, const linalg::Mat& H_eval);
+
+// The output-change guard ([choice] of the osaq pass, pipeline/passes.hpp `max_ratio`, default
+// kOsaqMaxRatio): with max_ratio > 0, a change whose calibration ratio ||X dW^T|| / ||X W^T|| exceeds
+// max_ratio moves the output, so it is no absorption in a null space: the caller keeps W.
+inline constexpr double kOsaqMaxRatio = 0.01;
+bool osaq_guard_rejects(double ratio_calib, double max_ratio);
 
 // Principal angles in radians, ascending, between the null spaces of H_a and H_b (each by the K
 // rule above; min(K_a, K_b) angles, from the singular values of N_a^T N_b). Empty if either K is 0.

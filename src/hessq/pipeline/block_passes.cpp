@@ -80,13 +80,14 @@ void run_osaq(BlockWork& w, const Pass& pass, const BlockCalib& bc, int layer, i
       const double ratio = held ? ratio_on_rows(W, r.dW, bc.heldout[i]) : ratio_calib;
       // [choice] guard (max_ratio > 0, default 0.01; passes.hpp): a change that moves the calibration
       // output by more than max_ratio is not an outlier absorption in a null space; keep W.
-      const bool rejected = pass.osaq_max_ratio > 0 && ratio_calib > pass.osaq_max_ratio;
+      const bool rejected = methods::osaq_guard_rejects(ratio_calib, pass.osaq_max_ratio);
       if (!rejected) {
         if (!w.W_ref[pi]) w.W_ref[pi] = W;  // the float layer, against which OSAQ's change counts as error
         W += r.dW;
       }
       // Applied values first; a rejected change leaves W (and its max |w|) as it was.
       w.diag[pi]["osaq"] = {{"K", r.K},
+                            {"rows_changed", rejected ? int64_t{0} : r.rows_changed},
                             {"n", W.cols()},
                             {"rejected", rejected},
                             {"maxabs_before", r.maxabs_before},

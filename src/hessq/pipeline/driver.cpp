@@ -544,14 +544,19 @@ MemoryEstimate estimate_memory(const model::ModelConfig& cfg, const Recipe& r, c
   const int64_t table = static_cast<int64_t>(cfg.vocab_size) * cfg.dim * 4;
   e.other = (r.of_scope(PassScope::Model) ? 2 * table : 0) + (int64_t{256} << 20);
   if (const Pass* m = r.of_scope(PassScope::Model); m && (m->name == "hero" || m->name == "spinquant")) {
-    // hero_pass.hpp: per selected block 2 H [dim, dim] fp32 and the readers' objective rows.
+    // hero_pass.hpp: per selected block 2 H [dim, dim] fp32 and the readers' objective rows; with
+    // learned heads also o_proj's input H [q_dim, q_dim], its objective rows, and v_proj whole.
     const int64_t sel = (cfg.n_layers - 1) / m->hero.every + 1, rows_cap = m->hero.opt.max_rows;
+    const bool heads = m->hero.heads && m->hero.v_o;
+    auto capped = [&](int64_t mr) { return rows_cap > 0 ? std::min(mr, std::max<int64_t>(rows_cap, 16)) : mr; };
     int64_t rows = 0;
     for (model::Proj p : {model::Proj::Q, model::Proj::K, model::Proj::V, model::Proj::Gate, model::Proj::Up}) {
       const int64_t mr = model::proj_shape(cfg, p).first;
-      rows += rows_cap > 0 ? std::min(mr, std::max<int64_t>(rows_cap, 16)) : mr;
+      rows += heads && p == model::Proj::V ? mr : capped(mr);
     }
-    e.other += sel * (2 * cfg.dim * cfg.dim + rows * cfg.dim) * 4;
+    const auto [o_rows, q_dim] = model::proj_shape(cfg, model::Proj::O);
+    const int64_t head_floats = heads ? q_dim * q_dim + capped(o_rows) * q_dim : 0;
+    e.other += sel * (2 * cfg.dim * cfg.dim + rows * cfg.dim + head_floats) * 4;
   }
   return e;
 }

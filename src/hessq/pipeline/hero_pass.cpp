@@ -30,7 +30,14 @@ struct BlockProblem {
   int layer = 0;
   std::array<MatF, 2> H;                      // Attn, Mlp: [dim, dim] fp32
   std::array<std::vector<MatF>, 2> W;         // the readers of each, in projs_reading order
+  MatF H_o, W_o;                              // learned heads: o_proj's input H [q_dim, q_dim] fp32, its rows
 };
+
+// v_proj's index among the readers of the attention input (q, k, v).
+size_t v_index() {
+  const std::vector<model::Proj>& r = model::projs_reading(InputKind::Attn);
+  return static_cast<size_t>(std::find(r.begin(), r.end(), model::Proj::V) - r.begin());
+}
 
 std::string group_name(int l, InputKind k) {
   return model::layer_tensor_name(l, k == InputKind::Attn ? "input_layernorm" : "post_attention_layernorm");
@@ -78,6 +85,10 @@ json report_json(const Pass& p, const methods::HeroResult& res, const std::vecto
                  {"max", res.d[g].maxCoeff()}});
   }
   j["d"] = d;
+  json heads = json::array();
+  for (const methods::HeroHeadsReport& h : res.heads)
+    heads.push_back({{"name", h.name}, {"o_loss_before", h.o_loss_before}, {"o_loss_after", h.o_loss_after}});
+  j["heads"] = heads;
   j["orthogonality_error"] = res.orthogonality_error;
   return j;
 }
@@ -112,6 +123,9 @@ ModelTransform run_hero_pass(const io::TensorStore& src, const Pass& p, const Pa
   ModelTransform t;
   t.rot = transforms::make_model_rotation(cfg, {hp.opt.seed, hp.online_down, hp.v_o, hp.fallback});
   const linalg::Mat R0 = t.rot->Q.dense();
+  // Learned heads: the pre-pass keeps v_proj, o_proj and o_proj's input before the per-head rotation,
+  // which the optimizer starts from (Q0 = QuaRot's Hadamard) and folds in at the end.
+  const bool heads = hp.heads && t.rot->Hh.has_value();
 
   // 1. The statistics pre-pass on the float model.
   const auto t0 = Clock::now();
@@ -130,10 +144,10 @@ ModelTransform run_hero_pass(const io::TensorStore& src, const Pass& p, const Pa
     for (int l = 0; l <= last; ++l) {
       model::LayerWeights Lw = with_context(fmt::format("{}: block {}", src.source, l), [&] { return src.layer(l); });
       transforms::fold_layer_norms(Lw, l);
-      if (t.rot->Hh) transforms::rotate_layer_heads_vo(Lw, l, *t.rot->Hh);
+      if (t.rot->Hh && !heads) transforms::rotate_layer_heads_vo(Lw, l, *t.rot->Hh);
       if (l % hp.every == 0) {
         StatsOptions so;
-        so.inputs = {true, false, true, false};
+        so.inputs = {true, heads, true, false};
         BlockCalib bc = collect_block_stats(cfg, Lw, l, stream, n_calib, so, forwards);
         BlockProblem b;
         b.layer = l;
@@ -142,9 +156,16 @@ ModelTransform run_hero_pass(const io::TensorStore& src, const Pass& p, const Pa
           b.H[g] = bc.st[model::input_index(k)].take_H().cast<float>();
           for (model::Proj pr : model::projs_reading(k)) {
             const std::string name = model::linear_name(l, pr);
-            b.W[g].push_back(methods::hero_objective_rows(
-                to_mat(transforms::dense_linear(*Lw.linear(pr), name).weight()), hp.opt.max_rows));
+            const MatF W = to_mat(transforms::dense_linear(*Lw.linear(pr), name).weight());
+            // v_proj's rows stay whole with learned heads (the head rotation mixes each head's rows).
+            b.W[g].push_back(heads && pr == model::Proj::V ? W : methods::hero_objective_rows(W, hp.opt.max_rows));
           }
+        }
+        if (heads) {
+          b.H_o = bc.st[model::input_index(InputKind::AttnOut)].take_H().cast<float>();
+          const std::string name = model::linear_name(l, model::Proj::O);
+          b.W_o = methods::hero_objective_rows(to_mat(transforms::dense_linear(*Lw.linear(model::Proj::O), name).weight()),
+                                               hp.opt.max_rows);
         }
         blocks.push_back(std::move(b));
       }
@@ -167,12 +188,25 @@ ModelTransform run_hero_pass(const io::TensorStore& src, const Pass& p, const Pa
       for (size_t i = 0; i < readers.size(); ++i) hg.linears.push_back({model::linear_name(b.layer, readers[i]), &b.W[g][i]});
       groups.push_back(std::move(hg));
     }
+  std::vector<methods::HeroHeads> hh;
+  if (heads)
+    for (size_t bi = 0; bi < blocks.size(); ++bi) {
+      methods::HeroHeads h;
+      h.name = model::layer_tensor_name(blocks[bi].layer, "v_o");
+      h.group = 2 * bi;  // the block's attention-input group
+      h.v = v_index();
+      h.head_dim = cfg.head_dim;
+      h.W_o = &blocks[bi].W_o;
+      h.H_o_f32 = &blocks[bi].H_o;
+      h.Q0 = t.rot->Hh->dense();
+      hh.push_back(std::move(h));
+    }
   methods::HeroOptions o = hp.opt;
   o.max_rows = 0;  // the rows are already those of the objective (hero_objective_rows)
-  spdlog::info("{}: {} steps over {} groups ({} blocks) against {}", p.name, o.steps, groups.size(), blocks.size(),
-               solver.spec.name());
+  spdlog::info("{}: {} steps over {} groups ({} blocks{}) against {}", p.name, o.steps, groups.size(), blocks.size(),
+               heads ? ", per-head v -> o rotations" : "", solver.spec.name());
   const methods::HeroResult res =
-      with_context(p.name, [&] { return methods::optimize_hero(groups, R0, solver.spec, o); });
+      with_context(p.name, [&] { return methods::optimize_hero(groups, R0, solver.spec, o, hh); });
   spdlog::info("{}: objective {:.4g} -> {:.4g} (best step {}), quant {:.4g} -> {:.4g}, {:.2f} s", p.name,
                res.curve.front().objective, res.curve[res.best].objective, res.best, res.curve.front().quant,
                res.curve[res.best].quant, res.seconds);
@@ -183,6 +217,14 @@ ModelTransform run_hero_pass(const io::TensorStore& src, const Pass& p, const Pa
   t.rot->report.residual_kind = transforms::rotation_kind_name(t.rot->Q.kind);
   t.rot->report.residual_construction =
       fmt::format("learned by {} ({} steps, best {}) from {}", p.name, o.steps, res.best, r0);
+  if (heads) {
+    t.rot->Hh_layer.resize(static_cast<size_t>(L));
+    for (size_t bi = 0; bi < blocks.size(); ++bi)
+      t.rot->Hh_layer[static_cast<size_t>(blocks[bi].layer)] =
+          transforms::custom_rotation(res.Q[bi], fmt::format("{} R_v (head_dim, block {})", p.name, blocks[bi].layer));
+    t.rot->report.head_construction = fmt::format("learned by {} per selected block from {}", p.name,
+                                                  t.rot->Hh->construction);
+  }
   t.d_attn.resize(static_cast<size_t>(L));
   t.d_ffn.resize(static_cast<size_t>(L));
   if (o.learn_scales)

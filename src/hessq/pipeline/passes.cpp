@@ -134,6 +134,10 @@ std::vector<ParamInfo> hero_params(bool scales) {
   v.push_back(p_int("every", "blocks l with l % every == 0 enter the objective (and get d); others keep d = 1", 1,
                     1 << 20, [](Pass& p) -> int& { return p.hero.every; }));
   v.push_back(p_bool("v_o", "QuaRot's per-head rotation between v_proj and o_proj", [](Pass& p) -> bool& { return p.hero.v_o; }));
+  v.push_back(p_bool("heads",
+                     "learn the per-head rotation between v_proj and o_proj (one per selected block, from QuaRot's "
+                     "Hadamard; off when v_o is off)",
+                     [](Pass& p) -> bool& { return p.hero.heads; }));
   v.push_back(p_bool("online_down", "QuaRot's online Hadamard before down_proj",
                      [](Pass& p) -> bool& { return p.hero.online_down; }));
   v.push_back(p_bool("fallback", "sizes without a known Hadamard construction get a seeded random orthogonal block",
@@ -195,7 +199,9 @@ std::vector<PassInfo> build_registry() {
        p_string("k_rule", "reach: K reaches gamma of the energy (METHODS.md); below: K stays under it",
                 [](Pass& p) -> std::string& { return p.osaq_k_rule; }),
        p_float("max_ratio", "keep a linear's W when its calibration output change ratio exceeds this (0: never)", 0,
-               1e6, [](Pass& p) -> double& { return p.osaq_max_ratio; })}});
+               1e6, [](Pass& p) -> double& { return p.osaq_max_ratio; }),
+       p_bool("row_guard", "keep a row's w when the change would raise its max |w|",
+              [](Pass& p) -> bool& { return p.osaq.row_guard; })}});
   r.push_back(PassInfo{"svdquant", {}, PassScope::Branch,
                        "SVDQuant (Li et al. 2024): rank-r branch from the SVD of W; the solver quantizes W - L",
                        branch_params(false, false)});

@@ -60,6 +60,7 @@ struct HeroParams {
   methods::HeroOptions opt;
   int every = 1;            // groups of blocks l with l % every == 0 enter the objective and get d
   bool v_o = true;          // QuaRot's per-head Hadamard between v_proj and o_proj
+  bool heads = true;        // learn it per selected block from that Hadamard (only with v_o; methods::HeroHeads)
   bool online_down = true;  // QuaRot's online Hadamard before down_proj
   bool fallback = true;     // sizes without a Hadamard construction get a seeded random orthogonal block
 };
@@ -78,7 +79,7 @@ struct Pass {
   // osaq: keep W when the calibration ||X dW^T|| / ||X W^T|| exceeds this (0: off). [choice] on by
   // default: METHODS.md requires the change to leave the output (almost) unchanged, and on inputs
   // without a real null space the closed form moves it by tens of percent (docs/RESULTS.md).
-  double osaq_max_ratio = 0.01;
+  double osaq_max_ratio = methods::kOsaqMaxRatio;
   BranchParams branch;
   methods::GptqOptions gptq;
   formats::QuantSpec spec = default_weight_spec();  // solvers: the weight format

@@ -170,7 +170,11 @@ ModelRotation make_model_rotation(const model::ModelConfig& c, const RotateOptio
 void rotate_layer(model::LayerWeights& L, int l, const ModelRotation& r) {
   fold_layer_norms(L, l);             // step 1
   rotate_layer_residual(L, l, r.Q);   // step 2
-  if (r.Hh) rotate_layer_heads_vo(L, l, *r.Hh);    // step 3
+  const size_t li = static_cast<size_t>(l);
+  if (li < r.Hh_layer.size() && r.Hh_layer[li])
+    rotate_layer_heads_vo(L, l, *r.Hh_layer[li]);  // step 3, the block's own rotation
+  else if (r.Hh)
+    rotate_layer_heads_vo(L, l, *r.Hh);  // step 3
   if (r.Rd) rotate_layer_down_online(L, l, *r.Rd);  // step 4
 }
 

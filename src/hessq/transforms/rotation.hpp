@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -62,6 +63,9 @@ RotateReport rotate_model(model::Model& m, const RotateOptions& opt);
 struct ModelRotation {
   Rotation Q;                   // residual stream [dim, dim], seeded signs
   std::optional<Rotation> Hh;   // per head v -> o [head_dim, head_dim] (rotate_v_o)
+  // Per layer: a head rotation in place of Hh for that block (HeRo-Q / SpinQuant's learned ones);
+  // nullopt or past the end: Hh.
+  std::vector<std::optional<Rotation>> Hh_layer;
   std::optional<Rotation> Rd;   // online before down_proj [hidden_dim, hidden_dim] (online_down)
   RotateReport report;          // kinds and constructions (seconds left 0)
 };
