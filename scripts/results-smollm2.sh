@@ -17,13 +17,11 @@ table_tokens=${5:-32768}
 model=$("$(dirname "$0")/fetch-smollm2")
 wiki=$shared/data/wikitext-2/wiki.test.raw
 c4=$shared/data/c4/c4_en_train_first1000.jsonl
-for f in "$hessq" "$model" "$wiki" "$c4"; do
-  [ -e "$f" ] || { echo "results-smollm2: $f not found" >&2; exit 1; }
-done
+. "$(dirname "$0")/results-common.sh"
+require results-smollm2 "$hessq" "$model" "$wiki" "$c4"
 mkdir -p "$work"
 hq=("$hessq" --threads 1 --quiet)
 
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
 fmt4() { printf '%.4f' "$1"; }
 calc() { awk "BEGIN { printf \"%.4f\", $1 }"; }
 
