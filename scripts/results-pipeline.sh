@@ -17,7 +17,7 @@ for f in "$hessq" "$calib"; do
   [ -e "$f" ] || { echo "results-pipeline: $f not found" >&2; exit 1; }
 done
 mkdir -p "$synth" "$work"
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
+. "$(dirname "$0")/results-common.sh"  # field, require
 fmt1() { [ -n "$1" ] && [ "$1" != null ] && printf '%.1f' "$1" || printf -- '-'; }
 
 echo "| blocks | checkpoint | peak RSS | wall | load | calibration forwards | block passes | solve | diagnostics | write | block forwards (formula) |"

@@ -24,7 +24,7 @@ calib=(--calib "$text" --calib-max-chars 100000 --calib-tokens 16384 --heldout-t
 evalppl=(--ppl "$text" --skip-chars 100000 --max-chars 100000 --ctx 512 --json)
 
 # The first "key": value in a pretty-printed JSON file.
-field() { grep -m1 "\"$1\":" "$2" | sed 's/.*": *//; s/,$//'; }
+. "$(dirname "$0")/results-common.sh"  # field, require
 fmt2() { [ -n "$1" ] && [ "$1" != null ] && printf '%.2f' "$1" || printf -- '-'; }
 fmt3() { [ -n "$1" ] && [ "$1" != null ] && printf '%.3f' "$1" || printf -- '-'; }
 fmt4() { [ -n "$1" ] && [ "$1" != null ] && printf '%.4f' "$1" || printf -- '-'; }
