@@ -96,11 +96,11 @@ std::vector<uint8_t> read_bytes(const std::map<std::string, StoredTensor>& tenso
 }
 
 // A planar record's codes / scales / zeros, checked against the sizes pack() makes, decoded once.
-std::shared_ptr<model::QuantizedLinear> read_planar(const nlohmann::json& rec, const formats::QuantSpec& spec, int64_t m,
-                                                    int64_t n, int64_t ns, std::optional<Tensor> bias,
+std::shared_ptr<model::QuantizedLinear> read_planar(const nlohmann::json& rec, const std::string& name,
+                                                    const formats::QuantSpec& spec, int64_t m, int64_t n, int64_t ns,
+                                                    std::optional<Tensor> bias,
                                                     const std::map<std::string, StoredTensor>& tensors,
                                                     std::set<std::string>& claimed, const std::string& src) {
-  const std::string name = json_field<std::string>(rec, "name", src);
   formats::Packed packed;
   packed.scale_dtype = json_field<std::string>(rec, "scale_dtype", src);
   packed.global_scale = json_field<float>(rec, "global_scale", src);
@@ -167,9 +167,8 @@ std::shared_ptr<model::QuantizedLinear> quantized_from_record(const nlohmann::js
   const std::string layout = rec.contains("layout") ? json_field<std::string>(rec, "layout", src) : "planar";
   HESSQ_CHECK(layout == "planar" || layout == "int-blocks", "{}: layout must be \"planar\" or \"int-blocks\", got \"{}\"",
               src, layout);
-  if (layout == "planar") return read_planar(rec, spec, m, n, ns, std::move(bias), tensors, claimed, src);
-  // int-blocks: the packed bytes as stored; nothing is decoded
-  HESSQ_CHECK(model::int_block_layout(spec, m, n, src).has_value(), "{}: {} has no int-blocks layout", src, spec.name());
+  if (layout == "planar") return read_planar(rec, name, spec, m, n, ns, std::move(bias), tensors, claimed, src);
+  // int-blocks: the packed bytes as stored, nothing decoded (the constructor checks spec and size)
   return std::make_shared<model::QuantizedLinear>(spec, read_bytes(tensors, name + ".qweight", claimed, src), m, n, ns,
                                                   std::move(bias), src);
 }

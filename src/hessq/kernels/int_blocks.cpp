@@ -72,6 +72,10 @@ void decode_int_block(const uint8_t* in, int bits, uint8_t* u) {
     for (int i = 0; i < kIntBlock; ++i) u[i] |= static_cast<uint8_t>(((in[i / 8] >> (i % 8)) & 1) << shift);
 }
 
+IntGroupHeader read_group_header(const IntBlockLayout& L, const uint8_t* p) {
+  return {f16_to_f32(static_cast<uint16_t>(p[0] | p[1] << 8)), L.asym ? p[2] : L.symmetric_zero()};
+}
+
 void dequantize_int_rows(const IntBlockLayout& L, const uint8_t* data, int64_t r0, int64_t r1, float* out) {
   const int64_t blocks = L.group / kIntBlock;
   uint8_t u[kIntBlock];
@@ -79,8 +83,7 @@ void dequantize_int_rows(const IntBlockLayout& L, const uint8_t* data, int64_t r
     const uint8_t* p = data + r * L.row_bytes();
     float* o = out + (r - r0) * L.cols;
     for (int64_t g = 0; g < L.groups_per_row(); ++g, p += L.group_bytes()) {
-      const float s = f16_to_f32(static_cast<uint16_t>(p[0] | p[1] << 8));
-      const int z = L.asym ? p[2] : L.symmetric_zero();
+      const auto [s, z] = read_group_header(L, p);
       const uint8_t* b = p + L.header_bytes();
       for (int64_t k = 0; k < blocks; ++k, b += L.block_bytes()) {
         decode_int_block(b, L.bits, u);

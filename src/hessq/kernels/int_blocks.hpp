@@ -53,6 +53,13 @@ struct IntBlockLayout {
   std::string describe() const;  // "int4 g128 sym [m, n]"
 };
 
+// A group's header at p: its F16 scale as fp32 and its zero point (symmetric: 2^(bits-1)).
+struct IntGroupHeader {
+  float scale;
+  int zero;
+};
+IntGroupHeader read_group_header(const IntBlockLayout& L, const uint8_t* p);
+
 // One block's 32 codes <-> its 4 * bits bytes (the planes above). Codes must be < 2^bits.
 void encode_int_block(const uint8_t* codes, int bits, uint8_t* out);
 void decode_int_block(const uint8_t* in, int bits, uint8_t* codes);

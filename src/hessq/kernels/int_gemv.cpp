@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "hessq/core/error.hpp"
-#include "hessq/core/half.hpp"
 
 namespace hessq::kernels {
 
@@ -36,14 +35,6 @@ void quantize_act_q8(const float* x, int64_t n, int64_t padded, ActQ8& out) {
 
 namespace {
 
-struct GroupHeader {
-  float s;
-  int z;
-};
-inline GroupHeader header(const IntBlockLayout& L, const uint8_t* p) {
-  return {f16_to_f32(static_cast<uint16_t>(p[0] | p[1] << 8)), L.asym ? p[2] : L.symmetric_zero()};
-}
-
 // Reference: sequential float accumulation, per block then per group, as in the header's formula.
 void rows_scalar(const IntBlockLayout& L, const uint8_t* data, const ActQ8& x, const float* xg, float* y, int64_t r0,
                  int64_t r1) {
@@ -53,7 +44,7 @@ void rows_scalar(const IntBlockLayout& L, const uint8_t* data, const ActQ8& x, c
     const uint8_t* p = data + r * L.row_bytes();
     float acc = 0.0f;
     for (int64_t g = 0; g < L.groups_per_row(); ++g, p += L.group_bytes()) {
-      const GroupHeader h = header(L, p);
+      const IntGroupHeader h = read_group_header(L, p);
       const uint8_t* b = p + L.header_bytes();
       float gacc = 0.0f;
       for (int64_t k = 0; k < nb; ++k, b += L.block_bytes()) {
@@ -64,7 +55,7 @@ void rows_scalar(const IntBlockLayout& L, const uint8_t* data, const ActQ8& x, c
         for (int i = 0; i < kIntBlock; ++i) isum += static_cast<int32_t>(u[i]) * q[i];
         gacc += x.d[j] * static_cast<float>(isum);
       }
-      acc += h.s * (gacc - static_cast<float>(h.z) * xg[g]);
+      acc += h.scale * (gacc - static_cast<float>(h.zero) * xg[g]);
     }
     y[r] = acc;
   }
