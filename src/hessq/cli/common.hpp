@@ -30,6 +30,7 @@ void add_generate(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_export(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_snr(CLI::App& app);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   hessq::cli::add_eval(app);
   hessq::cli::add_inspect(app);
   hessq::cli::add_convert(app);
+  hessq::cli::add_export(app);
   hessq::cli::add_synth(app);
   hessq::cli::add_quantize(app);
   hessq::cli::add_snr(app);

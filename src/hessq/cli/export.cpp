@@ -1,0 +1,60 @@
+// hessq export: a model (float checkpoint or .hessq) in a format other engines load. One table of
+// targets below; each target's writer lives in src/hessq/export/ and documents its layout.
+#include <spdlog/spdlog.h>
+
+#include <functional>
+#include <vector>
+
+#include "hessq/cli/common.hpp"
+#include "hessq/core/error.hpp"
+
+namespace hessq::cli {
+
+struct ExportArgs {
+  std::string model, out, to, tokenizer;
+  std::string type;  // target-specific storage type (gguf: f32, f16, bf16 or a ggml block type)
+  bool force = false;
+};
+
+struct ExportTarget {
+  const char* name;
+  const char* help;  // one line for --help: what is written and what can be exported
+  std::function<void(const ExportArgs&)> run;
+};
+
+// The export targets, in --help order.
+static const std::vector<ExportTarget>& export_targets() {
+  static const std::vector<ExportTarget> targets = {
+  };
+  return targets;
+}
+
+static void run_export(const ExportArgs& a) {
+  std::string names;
+  for (const ExportTarget& t : export_targets()) {
+    if (t.name == a.to) {
+      t.run(a);
+      spdlog::info("wrote {} ({})", a.out, a.to);
+      return;
+    }
+    names += (names.empty() ? "" : ", ") + std::string(t.name);
+  }
+  throw Error(fmt::format("--to must be one of {}, got '{}'", names, a.to));
+}
+
+void add_export(CLI::App& app) {
+  auto a = std::make_shared<ExportArgs>();
+  auto* sub = app.add_subcommand("export", "Write a model in a format other engines load (llama.cpp, transformers, vLLM)");
+  sub->add_option("-m,--model", a->model, "Input: a .hessq directory, an HF directory, a llama2.c .bin or a .gguf")->required();
+  sub->add_option("-o,--out", a->out, "Output file or directory (written under this name only when complete)")->required();
+  sub->add_option("--to", a->to, "Target format (see below)")->required();
+  sub->add_option("--type", a->type, "Target storage type where the target has a choice (see below)");
+  sub->add_option("--tokenizer", a->tokenizer, "Tokenizer to embed or copy (default: the one beside the model)");
+  sub->add_flag("--force", a->force, "Replace an existing output that hessq wrote");
+  std::string footer = "Targets:\n";
+  for (const ExportTarget& t : export_targets()) footer += fmt::format("  {:<22}{}\n", t.name, t.help);
+  sub->footer(footer);
+  sub->callback([a] { run_export(*a); });
+}
+
+}  // namespace hessq::cli
