@@ -7,6 +7,7 @@
 
 #include "hessq/cli/common.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/export/gguf_export.hpp"
 
 namespace hessq::cli {
 
@@ -25,6 +26,10 @@ struct ExportTarget {
 // The export targets, in --help order.
 static const std::vector<ExportTarget>& export_targets() {
   static const std::vector<ExportTarget> targets = {
+      {"gguf", "GGUF v3 for llama.cpp (a float checkpoint; --type f32 (default), f16 or bf16)",
+       [](const ExportArgs& a) {
+         exporters::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force});
+       }},
   };
   return targets;
 }

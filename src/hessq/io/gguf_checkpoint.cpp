@@ -29,20 +29,35 @@ constexpr std::pair<const char*, const char*> kBlockNames[] = {
     {"attn_q", "self_attn.q_proj"},     {"attn_k", "self_attn.k_proj"},
     {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"},
     {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},
-    {"ffn_down", "mlp.down_proj"},
+    {"ffn_down", "mlp.down_proj"},      {"attn_q_norm", "self_attn.q_norm"},
+    {"attn_k_norm", "self_attn.k_norm"},
 };
 
 }  // namespace
 
 model::ModelConfig gguf_model_config(const GgufFile& g) {
   const std::string arch = g.get_string("general.architecture");
-  HESSQ_CHECK(arch == "llama", "{}: general.architecture '{}' is not supported (hessq reads GGUF 'llama' models)",
+  HESSQ_CHECK(arch == "llama" || arch == "qwen2" || arch == "qwen3",
+              "{}: general.architecture '{}' is not supported (hessq reads GGUF llama, qwen2 and qwen3 models)",
               g.path(), arch);
-  HESSQ_CHECK(!g.find_tensor("rope_freqs.weight"),
-              "{}: tensor 'rope_freqs.weight' (Llama-3 RoPE scaling stored as a table) is not supported", g.path());
   const std::string p = arch + ".";
   model::ModelConfig cfg;
-  cfg.arch = model::Arch::Llama;
+  cfg.arch = arch == "qwen2" ? model::Arch::Qwen2 : arch == "qwen3" ? model::Arch::Qwen3 : model::Arch::Llama;
+  cfg.qkv_bias = g.find_tensor("blk.0.attn_q.bias") != nullptr;
+  cfg.qk_norm = g.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
+  if (g.find_tensor("rope_freqs.weight")) {
+    // A table of per-frequency divisors: hessq reads the Llama-3 rule it was made from when the file
+    // records it (hessq's own exports, gguf_export.hpp); a bare table is refused.
+    HESSQ_CHECK(g.has(kLlama3RopeKeys[0]),
+                "{}: tensor 'rope_freqs.weight' (RoPE frequency factors) without {} is not supported", g.path(),
+                kLlama3RopeKeys[0]);
+    model::RopeScaling s;
+    s.factor = shortest_decimal(g.get_f32(kLlama3RopeKeys[0]));
+    s.low_freq_factor = shortest_decimal(g.get_f32(kLlama3RopeKeys[1]));
+    s.high_freq_factor = shortest_decimal(g.get_f32(kLlama3RopeKeys[2]));
+    s.original_max_position = int_key(g, kLlama3RopeKeys[3]);
+    cfg.rope_scaling = s;
+  }
   cfg.dim = int_key(g, p + "embedding_length");
   cfg.hidden_dim = int_key(g, p + "feed_forward_length");
   cfg.n_layers = int_key(g, p + "block_count");
@@ -73,7 +88,8 @@ model::ModelConfig gguf_model_config(const GgufFile& g) {
               "{}: tensor 'token_embd.weight' has shape of rank {}, expected [vocab, dim]", g.path(), emb.shape.size());
   cfg.vocab_size = g.has(p + "vocab_size") ? int_key(g, p + "vocab_size") : static_cast<int>(emb.shape[0]);
   cfg.tie_embeddings = g.find_tensor("output.weight") == nullptr;
-  cfg.rope_style = model::RopeStyle::Interleaved;  // llama.cpp's permutation of q/k (see the header)
+  // llama: llama.cpp's permutation of q/k rows (see the header); qwen2/qwen3 run NeoX RoPE on HF's rows.
+  cfg.rope_style = arch == "llama" ? model::RopeStyle::Interleaved : model::RopeStyle::Half;
   if (auto v = g.find_u32("tokenizer.ggml.bos_token_id")) cfg.bos_id = static_cast<int>(*v);
   if (auto v = g.find_u32("tokenizer.ggml.eos_token_id")) cfg.eos_id = static_cast<int>(*v);
   cfg.validate(g.path());
@@ -105,9 +121,28 @@ std::string gguf_to_hf_name(const std::string& name, const std::string& file) {
              file, name);
 }
 
+std::string hf_to_gguf_name(const std::string& hf_name) {
+  if (hf_name == "model.embed_tokens.weight") return "token_embd.weight";
+  if (hf_name == "model.norm.weight") return "output_norm.weight";
+  if (hf_name == "lm_head.weight") return "output.weight";
+  const std::string prefix = "model.layers.";
+  if (hf_name.starts_with(prefix)) {
+    const size_t dot = hf_name.find('.', prefix.size());
+    const size_t suffix = hf_name.rfind('.');
+    if (dot != std::string::npos && suffix > dot) {
+      const std::string module = hf_name.substr(dot + 1, suffix - dot - 1);
+      for (const auto& [gguf, hf] : kBlockNames)
+        if (module == hf) return "blk." + hf_name.substr(prefix.size(), dot - prefix.size()) + "." + gguf +
+                                 hf_name.substr(suffix);
+    }
+  }
+  HESSQ_FAIL("tensor '{}' has no GGUF name (expected an embedding, norm, head or block projection)", hf_name);
+}
+
 std::map<std::string, StoredTensor> gguf_stored_tensors(const GgufFile& g) {
   std::map<std::string, StoredTensor> out;
   for (const GgufTensorInfo& info : g.tensors()) {
+    if (info.name == "rope_freqs.weight") continue;  // RoPE factors: the config holds their rule
     const std::string hf = gguf_to_hf_name(info.name, g.path());
     require_ggml_dequantizable(info.type, g.path(), info.name);
     HESSQ_CHECK(!out.count(hf), "{}: tensors '{}' and another both map to {}", g.path(), info.name, hf);

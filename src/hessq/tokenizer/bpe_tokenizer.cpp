@@ -1,5 +1,6 @@
 #include "hessq/tokenizer/bpe_tokenizer.hpp"
 
+#include <algorithm>
 #include <queue>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +17,7 @@ BpeTokenizer::BpeTokenizer(BpeConfig c)
       eos_id_(c.eos_id),
       unk_id_(c.unk_id),
       add_bos_(c.add_bos),
+      pre_(std::move(c.pre)),
       ignore_merges_(c.ignore_merges),
       add_prefix_space_(c.add_prefix_space) {
   const int n = vocab_size();
@@ -123,6 +125,25 @@ std::string BpeTokenizer::decode_piece(int /*prev*/, int id) const {
     case Kind::kAdded: return tokens_[id];
     default: return unicode_to_bytes(tokens_[id]);
   }
+}
+
+GgufVocab BpeTokenizer::gguf_vocab() const {
+  GgufVocab v;
+  v.model = "gpt2";
+  v.pre = pre_;
+  v.tokens = tokens_;
+  for (Kind k : kind_)
+    v.types.push_back(static_cast<int32_t>(k == Kind::kControl ? TokenType::kControl
+                                           : k == Kind::kAdded ? TokenType::kUserDefined
+                                                               : TokenType::kNormal));
+  std::vector<std::pair<int, uint64_t>> ranked;  // merges in rank order (skipped ones are gone)
+  for (const auto& [key, m] : merges_) ranked.emplace_back(m.rank, key);
+  std::sort(ranked.begin(), ranked.end());
+  for (const auto& [rank, key] : ranked)
+    v.merges.push_back(tokens_[key >> 32] + " " + tokens_[static_cast<uint32_t>(key)]);
+  v.bos_id = bos_id_, v.eos_id = eos_id_, v.unk_id = unk_id_;
+  v.add_bos = add_bos_;
+  return v;
 }
 
 }  // namespace hessq::tokenizer

@@ -24,6 +24,7 @@ struct BpeConfig {
   int bos_id = -1, eos_id = -1, unk_id = -1;
   bool ignore_merges = false;     // a pre-token that is itself a token is emitted whole (Llama-3)
   bool add_prefix_space = false;  // HF ByteLevel add_prefix_space: a space before each raw fragment
+  std::string pre;                // llama.cpp's name of the pre-tokenizer (GGUF tokenizer.ggml.pre), "" if none
   bool add_bos = true;            // encode(text, true) prepends bos_id; false where the vocabulary says
                                   // text starts without one (GGUF tokenizer.ggml.add_bos_token = false)
 };
@@ -37,6 +38,7 @@ class BpeTokenizer : public Tokenizer {
   int vocab_size() const override { return static_cast<int>(tokens_.size()); }
   int bos_id() const override { return bos_id_; }
   int eos_id() const override { return eos_id_; }
+  GgufVocab gguf_vocab() const override;
 
   int token_id(std::string_view text) const;  // byte-level text -> id, -1 if absent
   const std::string& token(int id) const { return tokens_.at(id); }
@@ -61,6 +63,7 @@ class BpeTokenizer : public Tokenizer {
   std::vector<Kind> kind_;  // per id
   int bos_id_, eos_id_, unk_id_;
   bool add_bos_;
+  std::string pre_;
   bool ignore_merges_, add_prefix_space_;
 };
 

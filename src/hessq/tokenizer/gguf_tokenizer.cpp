@@ -53,6 +53,7 @@ std::unique_ptr<Tokenizer> load_bpe(const io::GgufFile& g) {
     pre = "gpt2";
   }
   c.patterns = with_context(g.path(), [&] { return pretokenizer_patterns(pre); });
+  c.pre = pre;
   c.ignore_merges = pre == "llama3" || pre == "llama-bpe" || pre == "smaug-bpe";
   if (const char* kTypes = "tokenizer.ggml.token_type"; g.has(kTypes)) {
     auto types = same_length(g.get_i32_array(kTypes), c.tokens.size(), g, kTypes);

@@ -113,6 +113,7 @@ BpeConfig read_config(const json& j, const std::string& path) {
               "{}: not a byte-level BPE tokenizer (no ByteLevel pre_tokenizer or decoder)", path);
 
   BpeConfig c;
+  c.pre = pretokenizer_gguf_name(pre.patterns);
   c.patterns = std::move(pre.patterns);
   c.add_prefix_space = pre.add_prefix_space;
   c.ignore_merges = model.value("ignore_merges", false);

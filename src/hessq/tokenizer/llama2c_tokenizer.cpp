@@ -94,4 +94,31 @@ std::string Llama2cTokenizer::decode_piece(int prev, int id) const {
   return std::string(piece);
 }
 
+// llama2.c pieces use ' ' for U+2581; ids 0-2 are stored as "<unk>", "\n<s>\n", "\n</s>\n" and become
+// llama.cpp's "<unk>", "<s>", "</s>"; "<0xXX>" pieces are byte tokens.
+GgufVocab Llama2cTokenizer::gguf_vocab() const {
+  GgufVocab v;
+  v.model = "llama";
+  v.scores = vocab_.scores;
+  for (int id = 0; id < vocab_size(); ++id) {
+    const std::string& piece = vocab_.pieces[id];
+    TokenType type = TokenType::kNormal;
+    std::string text;
+    if (id == 0) {
+      type = TokenType::kUnknown, text = "<unk>";
+    } else if (id == kBos || id == kEos) {
+      type = TokenType::kControl, text = id == kBos ? "<s>" : "</s>";
+    } else if (parse_byte_piece(piece)) {
+      type = TokenType::kByte, text = piece;
+    } else {
+      text = replace_all(piece, " ", kSpmSpace);
+    }
+    v.tokens.push_back(std::move(text));
+    v.types.push_back(static_cast<int32_t>(type));
+  }
+  v.bos_id = kBos, v.eos_id = kEos, v.unk_id = 0;
+  v.add_bos = true, v.add_space_prefix = true;
+  return v;
+}
+
 }  // namespace hessq::tokenizer

@@ -27,6 +27,7 @@ class Llama2cTokenizer : public Tokenizer {
   int vocab_size() const override { return vocab_.size(); }
   int bos_id() const override { return kBos; }
   int eos_id() const override { return kEos; }
+  GgufVocab gguf_vocab() const override;
 
   const std::string& piece(int id) const { return vocab_.pieces.at(id); }
   float score(int id) const { return vocab_.scores.at(id); }

@@ -34,21 +34,35 @@ struct MatchData {  // per-call scratch: match data and a JIT stack big enough f
 
 }  // namespace
 
-std::vector<std::string> pretokenizer_patterns(std::string_view name) {
-  struct Preset {
-    std::vector<std::string_view> names;
-    std::vector<std::string> patterns;
-  };
+namespace {
+
+struct Preset {
+  std::vector<std::string_view> names;  // the first is llama.cpp's name (what an exported GGUF says)
+  std::vector<std::string> patterns;
+};
+const std::array<Preset, 4>& presets() {
   static const std::array<Preset, 4> kPresets = {{
       {{"gpt2", "gpt-2", "mpt", "olmo", "jais"}, {kGpt2Pattern}},
-      {{"llama3", "llama-bpe", "smaug-bpe"}, {kLlama3Pattern}},
+      {{"llama-bpe", "llama3", "smaug-bpe"}, {kLlama3Pattern}},
       {{"qwen2", "deepseek-r1-qwen"}, {kQwen2Pattern}},
       {{"smollm", "starcoder", "refact", "codeshell"}, {kDigitPattern, kGpt2Pattern}},
   }};
-  for (const Preset& p : kPresets)
+  return kPresets;
+}
+
+}  // namespace
+
+std::vector<std::string> pretokenizer_patterns(std::string_view name) {
+  for (const Preset& p : presets())
     for (std::string_view n : p.names)
       if (n == name) return p.patterns;
   HESSQ_FAIL("unknown pre-tokenizer '{}' (known: gpt2, llama3, qwen2, smollm and their GGUF names)", name);
+}
+
+std::string pretokenizer_gguf_name(const std::vector<std::string>& patterns) {
+  for (const Preset& p : presets())
+    if (p.patterns == patterns) return std::string(p.names.front());
+  return "";
 }
 
 struct RegexSplitter::Compiled {

@@ -14,6 +14,10 @@ namespace hessq::tokenizer {
 // then gpt2; also "starcoder", "refact", "codeshell"). Throws hessq::Error for other names.
 std::vector<std::string> pretokenizer_patterns(std::string_view name);
 
+// The llama.cpp name (GGUF tokenizer.ggml.pre) of a pattern sequence pretokenizer_patterns knows:
+// "gpt2", "llama-bpe", "qwen2" or "smollm"; "" for any other sequence.
+std::string pretokenizer_gguf_name(const std::vector<std::string>& patterns);
+
 extern const char* const kGpt2Pattern;  // GPT-2 / HF ByteLevel(use_regex) pattern
 
 class RegexSplitter {

@@ -47,4 +47,22 @@ int SentencePieceTokenizer::vocab_size() const { return sp_->GetPieceSize(); }
 int SentencePieceTokenizer::bos_id() const { return sp_->bos_id(); }
 int SentencePieceTokenizer::eos_id() const { return sp_->eos_id(); }
 
+GgufVocab SentencePieceTokenizer::gguf_vocab() const {
+  GgufVocab v;
+  v.model = "llama";
+  for (int id = 0; id < vocab_size(); ++id) {
+    v.tokens.push_back(sp_->IdToPiece(id));
+    v.scores.push_back(sp_->GetScore(id));
+    TokenType t = sp_->IsUnknown(id) ? TokenType::kUnknown
+                  : sp_->IsControl(id) ? TokenType::kControl
+                  : sp_->IsUnused(id)  ? TokenType::kUnused
+                  : sp_->IsByte(id)    ? TokenType::kByte
+                                       : TokenType::kNormal;
+    v.types.push_back(static_cast<int32_t>(t));
+  }
+  v.bos_id = sp_->bos_id(), v.eos_id = sp_->eos_id(), v.unk_id = sp_->unk_id();
+  v.add_bos = true, v.add_space_prefix = dummy_prefix_;
+  return v;
+}
+
 }  // namespace hessq::tokenizer

@@ -21,6 +21,7 @@ class SentencePieceTokenizer : public Tokenizer {
   int vocab_size() const override;
   int bos_id() const override;
   int eos_id() const override;
+  GgufVocab gguf_vocab() const override;
 
  private:
   SentencePieceTokenizer() = default;

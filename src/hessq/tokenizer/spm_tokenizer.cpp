@@ -66,4 +66,15 @@ std::string SpmTokenizer::decode_piece(int prev, int id) const {
   return out;
 }
 
+GgufVocab SpmTokenizer::gguf_vocab() const {
+  GgufVocab v;
+  v.model = "llama";
+  v.tokens = cfg_.vocab.pieces;
+  v.scores = cfg_.vocab.scores;
+  v.types = cfg_.types;
+  v.bos_id = cfg_.bos_id, v.eos_id = cfg_.eos_id, v.unk_id = cfg_.unk_id;
+  v.add_space_prefix = cfg_.add_space_prefix;
+  return v;
+}
+
 }  // namespace hessq::tokenizer

@@ -13,9 +13,6 @@
 
 namespace hessq::tokenizer {
 
-// GGUF tokenizer.ggml.token_type values (llama.cpp llama_token_type).
-enum class TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
-
 struct SpmConfig {
   ScoredVocab vocab;
   std::vector<int32_t> types;  // TokenType per id (all kNormal if empty)
@@ -32,6 +29,7 @@ class SpmTokenizer : public Tokenizer {
   int vocab_size() const override { return cfg_.vocab.size(); }
   int bos_id() const override { return cfg_.bos_id; }
   int eos_id() const override { return cfg_.eos_id; }
+  GgufVocab gguf_vocab() const override;
 
  private:
   TokenType type(int id) const { return static_cast<TokenType>(cfg_.types[id]); }

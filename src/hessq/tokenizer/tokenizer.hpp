@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hessq/tokenizer/gguf_vocab.hpp"
+
 namespace hessq::tokenizer {
 
 class Tokenizer {
@@ -21,6 +23,8 @@ class Tokenizer {
   virtual int vocab_size() const = 0;
   virtual int bos_id() const = 0;  // -1 if none
   virtual int eos_id() const = 0;  // -1 if none
+  // The vocabulary as GGUF metadata stores it (for `hessq export --to gguf`).
+  virtual GgufVocab gguf_vocab() const = 0;
 
   std::string decode(const std::vector<int>& ids) const;  // concatenation of decode_piece
 };

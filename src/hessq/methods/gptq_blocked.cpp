@@ -1,0 +1,21 @@
+#include "hessq/methods/gptq_blocked.hpp"
+
+namespace hessq::methods::detail {
+
+MatF inverse_factor_in_place(linalg::Mat& H) {
+  const int64_t n = H.rows();
+  linalg::cholesky_upper_in_place(H);
+  const linalg::Vec r_diag = H.diagonal();
+  linalg::symmetrize_from_upper(H);  // strict lower := R^T
+  linalg::cholesky_inverse_in_place(H);
+  linalg::cholesky_upper_in_place(H);
+  MatF U = MatF::Zero(n, n);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) U(i, j) = static_cast<float>(H(i, j));
+  linalg::symmetrize_from_lower(H);  // upper := R, strict
+  H.diagonal() = r_diag;
+  return U;
+}
+
+}  // namespace hessq::methods::detail

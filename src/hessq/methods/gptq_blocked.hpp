@@ -1,0 +1,75 @@
+// The column loop GPTQ shares among formats whose scales belong to fixed blocks of columns (MXFP4,
+// NVFP4, ggml's block types): methods/gptq_mx.hpp, methods/gptq_ggml.hpp. Same objective, error
+// feedback and lazy batch updates as methods/gptq.hpp; a format plugs in as a `Grid`.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "hessq/linalg/linalg.hpp"
+#include "hessq/methods/common.hpp"
+#include "hessq/methods/gptq.hpp"
+
+namespace hessq::methods::detail {
+
+// Step 3 inside H's buffer, bit-identical to cholesky_upper(spd_inverse(H)) in float: potrf gives
+// R (H = R^T R), potri turns R into H^-1's upper triangle, potrf again gives U (H^-1 = U^T U). Each
+// touches only the upper triangle, so R's strict upper triangle waits in the strict lower one (and
+// its diagonal in a vector) and is put back once U has been copied out: on return H holds R, which
+// the proxy loss needs (gptq.hpp, detail::proxy_loss_from_factor). U in float is the one extra n x n.
+MatF inverse_factor_in_place(linalg::Mat& H);
+
+// GPTQ's column loop for formats whose scales belong to blocks of kB columns (steps 1-5 of
+// gptq_mx.hpp), on H's own buffer (consumed). `Grid` chooses row r's grid when the loop enters block b
+// (enter(r, b, values, len): the block's current, error-updated values of that row, contiguous) and
+// rounds a value of column j to it (quant(r, j, w), for the columns of that block in order). Returns W_q and sets
+// `proxy_loss` (with W0's undamped H).
+template <int64_t kB, class Grid>
+MatF gptq_blocked(const MatF& W0, linalg::Mat& H, const GptqOptions& opt, Grid& grid, double& proxy_loss) {
+  const int64_t m = W0.rows(), n = W0.cols();
+  // Steps 1-3.
+  MatF W = W0;
+  std::vector<int64_t> dead, order(n);
+  for (int64_t j = 0; j < n; ++j)
+    if (H(j, j) == 0) {
+      H(j, j) = 1;
+      W.col(j).setZero();
+      dead.push_back(j);
+    }
+  const double lambda = opt.damp * H.diagonal().mean();
+  H.diagonal().array() += lambda;
+  const MatF U = inverse_factor_in_place(H);
+  std::iota(order.begin(), order.end(), 0);
+  grid.begin(W);
+
+  // Steps 4-5.
+  const int64_t block = (opt.block + kB - 1) / kB * kB;
+  MatF Q = MatF::Zero(m, n);
+  for (int64_t i1 = 0; i1 < n; i1 += block) {
+    const int64_t i2 = std::min(i1 + block, n), count = i2 - i1;
+    MatF W1 = W.middleCols(i1, count);
+    MatF Err1 = MatF::Zero(m, count);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t j = i1 + i;
+      if (j % kB == 0) {  // entering a block: its grid from the block's current values
+        const int64_t len = std::min(i + kB, count) - i;
+        for (int64_t r = 0; r < m; ++r) grid.enter(r, j / kB, &W1(r, i), len);
+      }
+      const float d = U(j, j);
+      for (int64_t r = 0; r < m; ++r) {
+        const float w = W1(r, i);
+        const float q = grid.quant(r, j, w);
+        Q(r, j) = q;
+        Err1(r, i) = (w - q) / d;
+      }
+      if (i + 1 < count)
+        W1.rightCols(count - i - 1).noalias() -= Err1.col(i) * U.row(j).segment(j + 1, count - i - 1);
+    }
+    if (i2 < n) W.rightCols(n - i2).noalias() -= Err1 * U.block(i1, i2, count, n - i2);
+  }
+  proxy_loss = detail::proxy_loss_from_factor(W0, Q, H, order, lambda, dead);  // H holds R (natural order)
+  return Q;
+}
+
+}  // namespace hessq::methods::detail
