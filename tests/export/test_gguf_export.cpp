@@ -18,7 +18,7 @@
 #include "hessq/tokenizer/tokenizer.hpp"
 #include "test_util.hpp"
 
-namespace hessq::exporters {
+namespace hessq::exporting {
 namespace {
 
 namespace fs = std::filesystem;
@@ -162,4 +162,4 @@ TEST(GgufExport, RefusesAndLosesNothing) {
 }
 
 }  // namespace
-}  // namespace hessq::exporters
+}  // namespace hessq::exporting

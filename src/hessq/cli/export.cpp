@@ -7,7 +7,9 @@
 
 #include "hessq/cli/common.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/export/compressed_tensors.hpp"
 #include "hessq/export/gguf_export.hpp"
+#include "hessq/export/gptq.hpp"
 
 namespace hessq::cli {
 
@@ -23,13 +25,24 @@ struct ExportTarget {
   std::function<void(const ExportArgs&)> run;
 };
 
+// Options of the HuggingFace-directory targets (gptq, compressed-tensors).
+static exporting::HfExportOptions hf_options(const ExportArgs& a) {
+  return {a.model, a.out, a.tokenizer, exporting::hf_float_dtype(a.type, a.to), a.force};
+}
+
 // The export targets, in --help order.
 static const std::vector<ExportTarget>& export_targets() {
   static const std::vector<ExportTarget> targets = {
       {"gguf", "GGUF v3 for llama.cpp (a float checkpoint; --type f32 (default), f16 or bf16)",
        [](const ExportArgs& a) {
-         exporters::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force});
+         exporting::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force});
        }},
+      {"gptq", "HF directory, GPTQ format (transformers, GPTQModel, vLLM) of an INT2/3/4/8 .hessq; --type f16|bf16|f32 "
+               "for the unquantized tensors",
+       [](const ExportArgs& a) { exporting::write_gptq(hf_options(a)); }},
+      {"compressed-tensors", "HF directory, compressed-tensors nvfp4-pack-quantized (vLLM) of a weight-only NVFP4 "
+                             ".hessq; --type as for gptq",
+       [](const ExportArgs& a) { exporting::write_compressed_tensors(hf_options(a)); }},
   };
   return targets;
 }

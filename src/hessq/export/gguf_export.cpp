@@ -18,7 +18,7 @@
 #include "hessq/model/rope_layout.hpp"
 #include "hessq/tokenizer/tokenizer.hpp"
 
-namespace hessq::exporters {
+namespace hessq::exporting {
 
 namespace fs = std::filesystem;
 
@@ -171,4 +171,4 @@ void export_gguf(const std::string& model_path, const std::string& out, const Gg
   w.write(out);
 }
 
-}  // namespace hessq::exporters
+}  // namespace hessq::exporting

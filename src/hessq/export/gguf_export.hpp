@@ -18,7 +18,7 @@
 #pragma once
 #include <string>
 
-namespace hessq::exporters {
+namespace hessq::exporting {
 
 struct GgufExportOptions {
   std::string float_type = "f32";  // f32, f16 or bf16: the storage of float matrices
@@ -29,4 +29,4 @@ struct GgufExportOptions {
 // Throws hessq::Error naming the file, tensor and reason; nothing is written then.
 void export_gguf(const std::string& model_path, const std::string& out, const GgufExportOptions& opt);
 
-}  // namespace hessq::exporters
+}  // namespace hessq::exporting
