@@ -7,6 +7,7 @@
 
 #include "hessq/cli/common.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/export/arhq_artifact.hpp"
 
 namespace hessq::cli {
 
@@ -25,6 +26,9 @@ struct ExportTarget {
 // The export targets, in --help order.
 static const std::vector<ExportTarget>& export_targets() {
   static const std::vector<ExportTarget> targets = {
+      {"arhq-artifact", "the ARHQ reference code's NVFP4 + low-rank artifact (manifest.json, layers/*.safetensors) of a "
+                        "W4A4 NVFP4 ARHQ/SVDQuant .hessq; --type fp16 (default), packed4bit or both",
+       [](const ExportArgs& a) { exporting::write_arhq_artifact({a.model, a.out, a.type, a.force}); }},
   };
   return targets;
 }
