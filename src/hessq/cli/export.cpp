@@ -7,6 +7,7 @@
 
 #include "hessq/cli/common.hpp"
 #include "hessq/core/error.hpp"
+#include "hessq/export/arhq_artifact.hpp"
 #include "hessq/export/compressed_tensors.hpp"
 #include "hessq/export/gguf_export.hpp"
 #include "hessq/export/gptq.hpp"
@@ -43,6 +44,9 @@ static const std::vector<ExportTarget>& export_targets() {
       {"compressed-tensors", "HF directory, compressed-tensors nvfp4-pack-quantized (vLLM) of a weight-only NVFP4 "
                              ".hessq; --type as for gptq",
        [](const ExportArgs& a) { exporting::write_compressed_tensors(hf_options(a)); }},
+      {"arhq-artifact", "the ARHQ reference code's NVFP4 + low-rank artifact (manifest.json, layers/*.safetensors) of a "
+                        "W4A4 NVFP4 ARHQ/SVDQuant .hessq; --type fp16 (default), packed4bit or both",
+       [](const ExportArgs& a) { exporting::write_arhq_artifact({a.model, a.out, a.type, a.force}); }},
   };
   return targets;
 }
