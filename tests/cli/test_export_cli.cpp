@@ -3,11 +3,14 @@
 // digit (same weights, same tokens). Unknown targets and existing outputs are refused.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "hessq/io/checkpoint.hpp"
+#include "hessq/model/synth.hpp"
 #include "test_util.hpp"
 
 namespace hessq {
@@ -36,6 +39,60 @@ TEST(ExportCli, GgufEvaluatesLikeItsSource) {
   EXPECT_NE(bad.err.find("--to must be one of gguf"), std::string::npos) << bad.err;
   const test::CliResult help = test::run_hessq("export --help");
   EXPECT_NE(help.out.find("llama.cpp"), std::string::npos) << help.out;
+}
+
+}  // namespace
+}  // namespace hessq
+
+namespace hessq {
+namespace {
+
+// A small synthetic Llama (rows of 256 and 512: every ggml block type fits) as an HF directory.
+std::string ggml_friendly_model(const test::TempDir& dir) {
+  model::ModelConfig c;
+  c.dim = 256, c.hidden_dim = 512, c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.head_dim = 64;
+  c.vocab_size = 300, c.max_seq_len = 256, c.bos_id = c.eos_id = 256;
+  const std::string path = (dir / "m").string();
+  io::write_hf_checkpoint(path, io::Checkpoint{c, model::synth_tensors(c, 3), std::nullopt}, io::DType::F32,
+                          model::synth_tokenizer_files());
+  return path;
+}
+
+// Quantized onto ggml block types (GPTQ on Q4_K, RTN with diag(H) as the importance on Q4_0),
+// exported to GGUF: the file holds the .hessq's blocks unchanged, so hessq evaluates both to the same
+// perplexity, to the last digit.
+TEST(ExportCli, GgmlTypesExportExactly) {
+  const test::TempDir dir;
+  const std::string src = ggml_friendly_model(dir);
+  const std::string text = test::shared_path("data/tinystories/tinystories_validation_head.txt");
+  const std::string eval = " --ppl " + text + " --skip-chars 4000 --max-chars 4000 --ctx 128 --json";
+  for (const char* method : {"gptq --wformat q4_k", "rtn --wformat q4_0 --set rtn.imatrix=true"}) {
+    const std::string q = (dir / "q.hessq").string(), g = (dir / "q.gguf").string();
+    const test::CliResult r = test::run_hessq("--quiet quantize --model " + src + " --calib " + text +
+                                              " --calib-max-chars 4000 --calib-tokens 512 --heldout-tokens 0 "
+                                              "--method " + method + " --force --out " + q);
+    ASSERT_EQ(r.code, 0) << method << ": " << r.err;
+    const test::CliResult x = test::run_hessq("--quiet export --model " + q + " --to gguf --force --out " + g);
+    ASSERT_EQ(x.code, 0) << method << ": " << x.err;
+    const test::CliResult a = test::run_hessq("--quiet eval --model " + q + eval);
+    const test::CliResult b = test::run_hessq("--quiet eval --model " + g + eval);
+    ASSERT_EQ(a.code, 0) << a.err;
+    ASSERT_EQ(b.code, 0) << b.err;
+    EXPECT_EQ(nlohmann::json::parse(a.out).at("ppl").get<double>(), nlohmann::json::parse(b.out).at("ppl").get<double>())
+        << method;
+    const test::CliResult ins = test::run_hessq("inspect " + g);
+    EXPECT_NE(ins.out.find(std::string(method).find("q4_k") != std::string::npos ? "Q4_K" : "Q4_0"), std::string::npos)
+        << ins.out;
+  }
+  // An INT model has no ggml type: refused, naming the tensor, nothing written.
+  const std::string q = (dir / "int.hessq").string(), g = (dir / "int.gguf").string();
+  ASSERT_EQ(test::run_hessq("--quiet quantize --model " + src + " --calib " + text +
+                            " --calib-max-chars 4000 --calib-tokens 512 --heldout-tokens 0 --method rtn --bits 4 "
+                            "--group 32 --out " + q).code, 0);
+  const test::CliResult x = test::run_hessq("--quiet export --model " + q + " --to gguf --out " + g);
+  EXPECT_NE(x.code, 0);
+  EXPECT_NE(x.err.find("q_proj.weight is stored as int4"), std::string::npos) << x.err;
+  EXPECT_FALSE(std::filesystem::exists(g));
 }
 
 }  // namespace

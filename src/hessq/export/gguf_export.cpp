@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -14,7 +15,10 @@
 #include "hessq/io/gguf_checkpoint.hpp"
 #include "hessq/io/gguf_writer.hpp"
 #include "hessq/io/tensor_store.hpp"
+#include "hessq/formats/ggml_format.hpp"
 #include "hessq/model/block_forward.hpp"
+#include "hessq/model/layout.hpp"
+#include "hessq/model/quantized_linear.hpp"
 #include "hessq/model/rope_layout.hpp"
 #include "hessq/tokenizer/tokenizer.hpp"
 
@@ -116,6 +120,27 @@ void add_tokenizer(io::GgufWriter& w, const std::string& path, int vocab_size) {
   tokenizer::add_gguf_vocab(w, v);
 }
 
+// llama.cpp's llama_ftype of a quantized model: LLAMA_FTYPE_MOSTLY_<type> of its first block linear.
+uint32_t mostly_type(const model::Model& m, uint32_t fallback) {
+  const auto* q = dynamic_cast<const model::QuantizedLinear*>(&m.layers.at(0).linear(model::Proj::Q));
+  if (!q || q->spec().format != formats::Format::Ggml) return fallback;
+  // ggml type id -> llama_ftype (llama.h): Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10, Q3_K_M 12,
+  // Q4_K_M 15, Q5_K_M 17, Q6_K 18.
+  switch (q->spec().ggml_type) {
+    case 2: return 2;
+    case 3: return 3;
+    case 8: return 7;
+    case 6: return 8;
+    case 7: return 9;
+    case 10: return 10;
+    case 11: return 12;
+    case 12: return 15;
+    case 13: return 17;
+    case 14: return 18;
+    default: return fallback;
+  }
+}
+
 // llama.cpp's rope_freqs table: per frequency, the divisor the Llama-3 rule applies.
 std::vector<float> rope_freq_factors(const model::ModelConfig& c) {
   model::ModelConfig plain = c;
@@ -126,17 +151,101 @@ std::vector<float> rope_freq_factors(const model::ModelConfig& c) {
   return f;
 }
 
+// What a tensor of a .hessq model becomes: its ggml type and bytes. Quantized linears in one of
+// ggml's block types are copied as they are (q/k rows reordered to `rope`), float tensors stored as
+// `float_type` (vectors as F32); any other quantized layer cannot be expressed and is refused.
+struct HessqTensor {
+  uint32_t type;
+  io::GgufWriter::Fill fill;
+};
+
+const model::Linear* linear_of(const model::Model& m, const std::string& hf_name, int& layer, bool& qk) {
+  for (int l = 0; l < m.cfg.n_layers; ++l)
+    for (model::Proj p : model::kAllProjs)
+      if (hf_name == model::linear_name(l, p) + ".weight") {
+        layer = l;
+        qk = p == model::Proj::Q || p == model::Proj::K;
+        return &m.layers[l].linear(p);
+      }
+  return nullptr;
+}
+
+HessqTensor hessq_tensor(const model::Model& m, const std::string& name, const Shape& shape, uint32_t float_type,
+                         model::RopeStyle rope) {
+  auto floats = [&](const Tensor& t, bool permute) -> HessqTensor {
+    const uint32_t type = shape.size() == 1 ? 0 : float_type;
+    return {type, [&m, t, name, type, permute, rope](uint8_t* dst) {
+              TensorMap one{{name, t}};
+              model::ModelConfig c = m.cfg;
+              if (permute) model::convert_rope_layout(c, one, rope);
+              store_floats(one.at(name).ptr(), t.numel(), type, dst);
+            }};
+  };
+  auto quantized = [&](const model::QuantizedLinear& q, int heads) -> HessqTensor {
+    HESSQ_CHECK(q.spec().format == formats::Format::Ggml,
+                "{}: {} is stored as {}, which no ggml type holds exactly; quantize with a ggml type "
+                "(--wformat q4_k, q8_0, ...) to export to GGUF",
+                m.source, name, q.spec().name());
+    const int64_t rows = shape[0], rb = formats::ggml_row_bytes(q.spec(), shape[1]);
+    const std::vector<int64_t> order =
+        heads ? model::rope_row_order(heads, m.cfg.head_dim, m.cfg.rope_style, rope) : std::vector<int64_t>();
+    const auto* qp = &q;
+    return {q.spec().ggml_type, [qp, rows, rb, order](uint8_t* dst) {
+              const uint8_t* src = qp->packed().codes.data();
+              for (int64_t r = 0; r < rows; ++r)
+                std::memcpy(dst + r * rb, src + (order.empty() ? r : order[r]) * rb, static_cast<size_t>(rb));
+            }};
+  };
+  if (name == "model.embed_tokens.weight") return m.tok_emb_q ? quantized(*m.tok_emb_q, 0) : floats(m.tok_emb, false);
+  if (name == "model.norm.weight") return floats(m.final_norm, false);
+  if (name == "lm_head.weight") {
+    if (auto* q = dynamic_cast<const model::QuantizedLinear*>(m.lm_head.get())) return quantized(*q, 0);
+    if (auto* d = dynamic_cast<const model::DenseLinear*>(m.lm_head.get())) return floats(d->weight(), false);
+    HESSQ_FAIL("{}: the head is neither float nor quantized in a ggml type", m.source);
+  }
+  int layer = -1;
+  bool qk = false;
+  const std::string bias_base = name.ends_with(".bias") ? name.substr(0, name.size() - 5) + ".weight" : "";
+  if (const model::Linear* l = linear_of(m, bias_base.empty() ? name : bias_base, layer, qk)) {
+    const int heads = !qk ? 0 : name.find("q_proj") != std::string::npos ? m.cfg.n_heads : m.cfg.n_kv_heads;
+    if (const auto* q = dynamic_cast<const model::QuantizedLinear*>(l)) {
+      if (!bias_base.empty()) return floats(*q->bias(), heads > 0);
+      return quantized(*q, heads);
+    }
+    if (const auto* d = dynamic_cast<const model::DenseLinear*>(l)) return floats(bias_base.empty() ? d->weight() : *d->bias(), heads > 0);
+    HESSQ_FAIL("{}: {} runs with activation quantization, smoothing, a low-rank branch or an online rotation, "
+               "which GGUF cannot express (export weight-only models quantized to ggml types)",
+               m.source, name);
+  }
+  for (int l = 0; l < m.cfg.n_layers; ++l) {
+    const model::LayerWeights& L = m.layers[l];
+    struct Norm {
+      const char* suffix;
+      const Tensor* t;
+      bool per_head;  // Qwen3's q/k norms act within a head: reordered with the q/k rows
+    };
+    const Norm norms[] = {{"input_layernorm.weight", &L.attn_norm, false},
+                          {"post_attention_layernorm.weight", &L.ffn_norm, false},
+                          {"self_attn.q_norm.weight", &L.q_norm, true},
+                          {"self_attn.k_norm.weight", &L.k_norm, true}};
+    for (const Norm& n : norms)
+      if (name == model::layer_tensor_name(l, n.suffix)) return floats(*n.t, n.per_head);
+  }
+  HESSQ_FAIL("{}: tensor {} is not part of the model", m.source, name);
+}
+
 }  // namespace
 
 void export_gguf(const std::string& model_path, const std::string& out, const GgufExportOptions& opt) {
   check_output(out, opt.force);
-  HESSQ_CHECK(io::checkpoint_kind(model_path) != io::CheckpointKind::Hessq,
-              "{}: exporting a quantized .hessq model to GGUF needs formats that map onto ggml block types "
-              "(not supported yet); export its float source instead",
-              model_path);
   const FloatType& ft = float_type(opt.float_type);
-  const io::TensorStore store = io::open_tensor_store(model_path);
-  const model::ModelConfig& cfg = store.cfg;
+  const bool quantized = io::checkpoint_kind(model_path) == io::CheckpointKind::Hessq;
+  // A float checkpoint is read tensor by tensor; a .hessq model is loaded (its packed layers as stored).
+  std::optional<io::TensorStore> store;
+  std::optional<model::Model> qmodel;
+  if (quantized) qmodel = io::load_model(model_path);
+  else store = io::open_tensor_store(model_path);
+  const model::ModelConfig& cfg = quantized ? qmodel->cfg : store->cfg;
   const std::string arch = arch_string(cfg.arch);
   // llama.cpp's "llama" architecture rotates interleaved pairs (its converter permutes HF's q/k rows);
   // qwen2/qwen3 rotate halves on HF's rows.
@@ -145,7 +254,9 @@ void export_gguf(const std::string& model_path, const std::string& out, const Gg
   io::GgufWriter w;
   w.add_string("general.architecture", arch);
   w.add_string("general.name", fs::path(model_path).filename().replace_extension().string());
-  w.add_u32("general.file_type", ft.file_type);
+  // llama_ftype: a quantized model is "mostly" its block linears' type (reported by llama.cpp only).
+  w.add_u32("general.file_type", quantized ? mostly_type(*qmodel, ft.file_type) : ft.file_type);
+  if (quantized) w.add_u32("general.quantization_version", 2);
   w.add_string(kHessqKey, std::string(HESSQ_VERSION) + " (" + HESSQ_COMMIT + ")");
   add_hparams(w, cfg, arch);
   add_tokenizer(w, opt.tokenizer.empty() ? io::default_tokenizer_path(model_path) : opt.tokenizer, cfg.vocab_size);
@@ -159,9 +270,14 @@ void export_gguf(const std::string& model_path, const std::string& out, const Gg
     const bool vector = spec.shape.size() == 1;  // norms and biases: F32, as llama.cpp requires
     const uint32_t type = vector ? 0 : ft.ggml;
     const std::string name = spec.name;
+    if (quantized) {
+      HessqTensor t = hessq_tensor(*qmodel, name, spec.shape, ft.ggml, rope);
+      w.add_tensor(io::hf_to_gguf_name(name), spec.shape, t.type, std::move(t.fill));
+      continue;
+    }
     w.add_tensor(io::hf_to_gguf_name(name), spec.shape, type, [&store, &cfg, name, type, rope](uint8_t* dst) {
       TensorMap one;
-      one.emplace(name, store.at(name).to_f32());
+      one.emplace(name, store->at(name).to_f32());
       model::ModelConfig c = cfg;
       model::convert_rope_layout(c, one, rope);  // q/k rows only; other tensors pass unchanged
       const Tensor& t = one.at(name);

@@ -3,6 +3,8 @@
 #include "hessq/formats/quant_spec.hpp"
 
 #include "hessq/core/error.hpp"
+#include "hessq/formats/ggml_format.hpp"
+#include "hessq/formats/ggml_types.hpp"
 #include "hessq/formats/group_quant.hpp"
 #include "hessq/formats/mx.hpp"
 #include "hessq/formats/nvfp4.hpp"
@@ -28,6 +30,7 @@ constexpr FormatTraits kTraits[] = {
     {Format::NvFp4, 4, 8, nvfp4_num_scales, nvfp4_fake_quant, nvfp4_pack, nvfp4_unpack},
     {Format::MxFp4, 4, 8, mx_num_scales, mx_fake_quant, mx_pack, mx_unpack},
     {Format::MxFp8, 8, 8, mx_num_scales, mx_fake_quant, mx_pack, mx_unpack},
+    {Format::Ggml, 0, 0, ggml_num_scales, ggml_fake_quant, ggml_pack, ggml_unpack},
 };
 
 const FormatTraits& traits(Format f) {
@@ -47,7 +50,12 @@ void validate(const QuantSpec& s) {
   HESSQ_CHECK(f == Format::Int || s.symmetric, "quant spec: only INT formats can be asymmetric");
   HESSQ_CHECK(!s.clip_search || f == Format::Int || f == Format::Fp4E2M1, "quant spec: clip search needs an INT or FP4 format");
   HESSQ_CHECK(!s.nvfp4_ref || f == Format::NvFp4, "quant spec: nvfp4_ref set on a non-NVFP4 format");
-  if (is_group_scaled(f)) {
+  if (f == Format::Ggml) {
+    HESSQ_CHECK(ggml_has_block_codec(s.ggml_type), "quant spec: ggml type {} is not one hessq quantizes",
+                ggml_type_name(s.ggml_type));
+    HESSQ_CHECK(s.granularity == Granularity::PerGroup && s.group == static_cast<int>(ggml_block_size(s.ggml_type)),
+                "quant spec: ggml {} works on blocks of {}", ggml_type_name(s.ggml_type), ggml_block_size(s.ggml_type));
+  } else if (is_group_scaled(f)) {
     HESSQ_CHECK(s.granularity != Granularity::Tile2D, "quant spec: 16x16 tiles are an NVFP4 granularity");
     HESSQ_CHECK(s.granularity != Granularity::PerGroup || s.group >= 1, "quant spec: per-group with group = {}", s.group);
   } else if (f == Format::NvFp4) {
@@ -72,6 +80,7 @@ int64_t num_scales(const QuantSpec& spec, int64_t rows, int64_t cols) {
 
 double QuantSpec::bits_per_element(int64_t rows, int64_t cols) const {
   const double n = static_cast<double>(rows) * static_cast<double>(cols);
+  if (format == Format::Ggml) return 8.0 * *ggml_nbytes(ggml_type, group) / group;  // everything is in the blocks
   if (n <= 0) return element_bits();
   const FormatTraits& t = traits(format);
   double side = static_cast<double>(num_scales(*this, rows, cols)) * t.scale_bits;

@@ -29,6 +29,7 @@ enum class Format {
   NvFp4,    // E2M1 in blocks of 16, E4M3 block scale, FP32 global scale
   MxFp4,    // E2M1 in blocks of 32, E8M0 power-of-two scale
   MxFp8,    // E4M3 in blocks of 32, E8M0 power-of-two scale
+  Ggml,     // one of ggml's block types (Q4_0 ... Q6_K, formats/ggml_format.hpp), bytes as ggml stores them
 };
 
 enum class Granularity {
@@ -47,6 +48,7 @@ struct QuantSpec {
   int group = 0;             // PerGroup: values per group (NVFP4 16, MX 32 set by parse_spec; 0 = that)
   bool clip_search = false;  // Int/FP4: grid search of a clipping ratio in [0.5, 1] (METHODS.md)
   bool nvfp4_ref = false;    // NVFP4 reference-compatibility mode: e4m3_sim(amax/6) scale, no global
+  uint32_t ggml_type = 0;    // Ggml only: the ggml type id (formats/ggml_types.hpp)
 
   std::string name() const;  // canonical name, parse_spec(name()) == *this (for specs parse_spec made)
   int element_bits() const;  // bits per stored element code
@@ -81,6 +83,7 @@ QuantSpec activation_spec(const QuantSpec& weight_spec);
 //   fp8-e4m3|fp8-e5m2[-tensor|-tok|-g<N>]      FP8 codes, F32 scale amax/max per row/group
 //   nvfp4 (1x16), nvfp4-2d (16x16 tiles), nvfp4-ref (16x16 tiles), nvfp4-ref-1d (1x16)
 //   mxfp4, mxfp8                                blocks of 32, E8M0 scale
+//   q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k   ggml's block types (ggml_format.hpp)
 QuantSpec parse_spec(const std::string& name);
 
 // out = dequant(quant(x)); out may alias x. Throws if cols is not a multiple of the group size for

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hessq/core/error.hpp"
+#include "hessq/formats/ggml_types.hpp"
 #include "hessq/formats/mx.hpp"
 #include "hessq/formats/nvfp4.hpp"
 #include "hessq/formats/quant_spec.hpp"
@@ -15,7 +16,7 @@ namespace {
 constexpr const char* kAccepted =
     "int<b>[-asym][-tensor|-tok|-g<N>][-clip] (b = 2..8), fp4[-tensor|-tok|-g<N>][-clip], "
     "fp8-e4m3|fp8-e5m2[-tensor|-tok|-g<N>], nvfp4, nvfp4-2d, nvfp4-ref (16x16 weight tiles), nvfp4-ref-1d, "
-    "mxfp4, mxfp8";
+    "mxfp4, mxfp8, q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k (ggml's block types)";
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out(1);
@@ -49,6 +50,21 @@ std::string granularity_suffix(const QuantSpec& s) {
 }  // namespace
 
 QuantSpec parse_spec(const std::string& name) {
+  // ggml's block types: their names in lower case ("q4_k"); they have no modifiers.
+  std::string upper;
+  for (char c : name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (auto id = ggml_type_from_name(upper); id && name.size() > 1 && name[0] == 'q') {
+    QuantSpec g;
+    g.format = Format::Ggml;
+    g.ggml_type = *id;
+    g.granularity = Granularity::PerGroup;
+    g.group = static_cast<int>(ggml_block_size(*id));
+    HESSQ_CHECK(ggml_has_block_codec(*id), "quantization format '{}': ggml type {} is not one hessq quantizes; accepted: {}",
+                name, upper, kAccepted);
+    g.bits = name[1] - '0';  // nominal code width (q4_k: 4), for reports; bits_per_element counts the bytes
+    validate(g);
+    return g;
+  }
   std::vector<std::string> tok = split(name);
   QuantSpec s;
   size_t i = 1;
@@ -131,6 +147,11 @@ std::string QuantSpec::name() const {
     }
     case Format::MxFp4: return "mxfp4";
     case Format::MxFp8: return "mxfp8";
+    case Format::Ggml: {
+      std::string n = ggml_type_name(ggml_type);
+      for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return n;
+    }
   }
   HESSQ_FAIL("unknown numeric format id {}", static_cast<int>(format));
 }

@@ -55,6 +55,9 @@ struct GptqOptions {
   bool act_order = false;    // process columns in descending diag(H)
   bool static_groups = true;  // group params from the original W up front (see [choice]s above)
   int block = 128;           // columns per lazy-update block (speed only: results do not depend on it)
+  // ggml block types (methods/ggml_solvers.hpp): choose each block's scales with diag(H) as the
+  // importance (ggml's weighted search, what llama-quantize does with an importance matrix).
+  bool importance = true;
 };
 
 // The INT parameter layout int_params uses for a spec on [m, n] weights: g columns per group,

@@ -214,6 +214,9 @@ std::vector<PassInfo> build_registry() {
   std::vector<ParamInfo> rtn = spec_params();
   rtn.push_back(p_bool("clip_search", "grid-search a clipping ratio in [0.5, 1] per group (min squared error)",
                        [](Pass& p) -> bool& { return p.spec.clip_search; }));
+  rtn.push_back(p_bool("imatrix", "ggml block types: ggml's weighted quantizer with diag(H) as the importance "
+                                  "(llama-quantize with an importance matrix)",
+                       [](Pass& p) -> bool& { return p.rtn_importance; }));
   r.push_back(PassInfo{"rtn", {}, PassScope::Solver, "Round to nearest with the chosen format", std::move(rtn)});
   std::vector<ParamInfo> gptq = spec_params();
   gptq.push_back(p_bool("act_order", "process columns by descending diag(H)", [](Pass& p) -> bool& { return p.gptq.act_order; }));
@@ -221,9 +224,11 @@ std::vector<PassInfo> build_registry() {
                         [](Pass& p) -> bool& { return p.gptq.static_groups; }));
   gptq.push_back(p_float("damp", "H += damp * mean(diag H) * I", 0, 1, [](Pass& p) -> double& { return p.gptq.damp; }));
   gptq.push_back(p_int("block", "columns per lazy batch update", 1, 1 << 16, [](Pass& p) -> int& { return p.gptq.block; }));
+  gptq.push_back(p_bool("importance", "ggml block types: choose each block's scales with diag(H) as the importance",
+                        [](Pass& p) -> bool& { return p.gptq.importance; }));
   r.push_back(PassInfo{"gptq", {}, PassScope::Solver,
                        "GPTQ (Frantar et al. 2022): column-wise quantization with Hessian error feedback (INT, MXFP4, "
-                       "NVFP4 weights)",
+                       "NVFP4 weights, ggml block types)",
                        std::move(gptq)});
   return r;
 }

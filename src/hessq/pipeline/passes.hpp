@@ -85,6 +85,7 @@ struct Pass {
   formats::QuantSpec spec = default_weight_spec();  // solvers: the weight format
   std::string format;  // solvers: a formats::parse_spec name that overrides bits/group/sym when set
   bool pad = true;     // solvers: zero-pad the input dim to a multiple of the group (false: error)
+  bool rtn_importance = false;  // rtn on ggml block types: ggml's weighted quantizer with diag(H) (an imatrix)
   bool spec_params_set = false;  // solvers: bits/group/sym/format were given (conflicts with a recipe format)
 
   static formats::QuantSpec default_weight_spec();  // int4, per channel, asymmetric

@@ -212,11 +212,13 @@ void validate_recipe(const Recipe& r) {
   if (solver.name == "gptq") {
     const bool mx = w.format == formats::Format::MxFp4;
     const bool nv = w.format == formats::Format::NvFp4 && !w.nvfp4_ref && w.granularity != formats::Granularity::Tile2D;
-    HESSQ_CHECK(w.format == formats::Format::Int || mx || nv,
-                "{}: gptq supports INT, MXFP4 and NVFP4 (1x16) weights; the weight format is {} (use rtn for it)",
+    const bool gg = w.format == formats::Format::Ggml;
+    HESSQ_CHECK(w.format == formats::Format::Int || mx || nv || gg,
+                "{}: gptq supports INT, MXFP4, NVFP4 (1x16) and ggml block weights; the weight format is {} (use rtn "
+                "for it)",
                 r.source, w.name());
-    HESSQ_CHECK(!(mx || nv) || !solver.gptq.act_order, "{}: gptq on {} weights does not support act_order", r.source,
-                w.name());
+    HESSQ_CHECK(!(mx || nv || gg) || !solver.gptq.act_order, "{}: gptq on {} weights does not support act_order",
+                r.source, w.name());
   }
   if (branch) {
     const std::string at = at_line(r.source, branch->line);
@@ -236,6 +238,10 @@ void validate_recipe(const Recipe& r) {
 
 int64_t solver_input_dim(const Pass& solver, int64_t n, const std::string& what) {
   const formats::QuantSpec& spec = solver.spec;
+  HESSQ_CHECK(spec.format != formats::Format::Ggml || n % spec.group == 0,
+              "{}: ggml's {} packs blocks of {} values, which do not divide its {} inputs (a GGUF row cannot be "
+              "padded); choose a type whose block divides {} (q4_0, q5_0, q8_0 ... work on multiples of 32)",
+              what, spec.name(), spec.group, n, n);
   const bool grouped_scalar = spec.granularity == formats::Granularity::PerGroup && spec.group > 0 &&
                               (spec.format == formats::Format::Int || spec.format == formats::Format::Fp4E2M1 ||
                                spec.format == formats::Format::Fp8E4M3 || spec.format == formats::Format::Fp8E5M2);

@@ -11,6 +11,7 @@
 #include "hessq/methods/arhq_refine.hpp"
 #include "hessq/methods/awq.hpp"
 #include "hessq/methods/gptq.hpp"
+#include "hessq/methods/ggml_solvers.hpp"
 #include "hessq/methods/gptq_mx.hpp"
 #include "hessq/methods/layer_quant.hpp"
 #include "hessq/methods/lowrank_storage.hpp"
@@ -64,6 +65,7 @@ methods::QuantizedWeight run_gptq(const Pass& s, const MatF& W_in, HArg&& H) {
   const formats::QuantSpec& spec = s.spec;
   if (spec.format == formats::Format::MxFp4) return methods::solve_gptq_mx(W_in, std::forward<HArg>(H), spec, s.gptq);
   if (spec.format == formats::Format::NvFp4) return methods::solve_gptq_nvfp4(W_in, std::forward<HArg>(H), spec, s.gptq);
+  if (spec.format == formats::Format::Ggml) return methods::solve_gptq_ggml(W_in, std::forward<HArg>(H), spec, s.gptq);
   return methods::solve_gptq(W_in, std::forward<HArg>(H), spec, s.gptq);
 }
 
@@ -72,6 +74,7 @@ methods::QuantizedWeight run_solver(const Recipe& r, const MatF& W_in, const lin
   const Pass& s = r.solver();
   const formats::QuantSpec& spec = s.spec;
   if (s.name == "gptq") return run_gptq(s, W_in, H);
+  if (spec.format == formats::Format::Ggml) return methods::solve_rtn_ggml(W_in, spec, &H, s.rtn_importance);
   const Pass* awq = r.find("awq");
   if (awq && awq->awq.clip_search)  // AWQ's clip search replaces plain rounding (W is already scaled)
     return methods::solve_awq(W_in, H, linalg::Vec::Ones(W_in.cols()), spec, awq->awq);
