@@ -14,7 +14,8 @@
 namespace hessq::io {
 namespace {
 
-constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12, kBF16 = 30;
+constexpr uint32_t kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12, kQ8_K = 15, kIQ2_XXS = 16,
+                   kBF16 = 30;
 
 // f16 bit patterns of a few exact values.
 constexpr uint16_t kHalf = 0x3800, kQuarter = 0x3400, kEighth = 0x3000, kOne = 0x3c00, kTwo = 0x4000,
@@ -118,16 +119,17 @@ TEST(GgmlDequant, PlainFloatTypes) {
 }
 
 TEST(GgmlDequant, WhichTypesAreRead) {
-  for (uint32_t t : {kF32, kF16, kBF16, kQ4_1, kQ8_0}) EXPECT_TRUE(ggml_dequantizable(t)) << t;
-  for (uint32_t t : {kQ4_0, kQ4_K, 4u, 77u}) EXPECT_FALSE(ggml_dequantizable(t)) << t;
+  for (uint32_t t : {kF32, kF16, kBF16, kQ4_0, kQ4_1, 6u, 7u, kQ8_0, 10u, 11u, kQ4_K, 13u, 14u})
+    EXPECT_TRUE(ggml_dequantizable(t)) << t;
+  for (uint32_t t : {kQ8_K, kIQ2_XXS, 4u, 77u}) EXPECT_FALSE(ggml_dequantizable(t)) << t;
 }
 
 TEST(GgmlDequant, UnsupportedTypeNamesFileTensorAndType) {
-  const std::string e = error_of(kQ4_K, std::vector<uint8_t>(144), 0, 256);
+  const std::string e = error_of(kIQ2_XXS, std::vector<uint8_t>(66), 0, 256);
   EXPECT_NE(e.find("model.gguf"), std::string::npos) << e;
   EXPECT_NE(e.find("blk.0.attn_q.weight"), std::string::npos) << e;
-  EXPECT_NE(e.find("Q4_K"), std::string::npos) << e;
-  EXPECT_NE(error_of(kQ4_0, std::vector<uint8_t>(18), 0, 32).find("Q4_0"), std::string::npos);
+  EXPECT_NE(e.find("IQ2_XXS"), std::string::npos) << e;
+  EXPECT_NE(error_of(kQ8_K, std::vector<uint8_t>(292), 0, 256).find("Q8_K"), std::string::npos);
 }
 
 TEST(GgmlDequant, TruncatedDataIsAnError) {

@@ -4,15 +4,12 @@
 
 #include "hessq/core/error.hpp"
 #include "hessq/core/half.hpp"
+#include "hessq/formats/ggml_blocks.hpp"
 #include "hessq/io/gguf.hpp"
 
 namespace hessq::io {
 
 namespace {
-
-constexpr uint32_t kQ4_1 = 3;
-constexpr uint32_t kQ8_0 = 8;
-constexpr int64_t kQBlock = 32;  // elements per Q4_1 / Q8_0 block
 
 uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
@@ -20,36 +17,16 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
-void q4_1_block(const uint8_t* b, float* y) {
-  const float d = f16_to_f32(load_u16(b));
-  const float m = f16_to_f32(load_u16(b + 2));
-  const uint8_t* qs = b + 4;
-  for (int j = 0; j < 16; ++j) {
-    y[j] = static_cast<float>(qs[j] & 0x0f) * d + m;
-    y[j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
-  }
-}
-
-void q8_0_block(const uint8_t* b, float* y) {
-  const float d = f16_to_f32(load_u16(b));
-  for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(static_cast<int8_t>(b[2 + j])) * d;
-}
-
-template <class Block>
-void blocks(const uint8_t* src, int64_t n_blocks, size_t block_bytes, float* dst, Block f) {
-#pragma omp parallel for if (n_blocks > 4096)
-  for (int64_t i = 0; i < n_blocks; ++i) f(src + static_cast<size_t>(i) * block_bytes, dst + i * kQBlock);
-}
-
 }  // namespace
 
 bool ggml_dequantizable(uint32_t type) {
   return type == static_cast<uint32_t>(GgmlType::kF32) || type == static_cast<uint32_t>(GgmlType::kF16) ||
-         type == static_cast<uint32_t>(GgmlType::kBF16) || type == kQ4_1 || type == kQ8_0;
+         type == static_cast<uint32_t>(GgmlType::kBF16) || formats::ggml_has_block_codec(type);
 }
 
 void require_ggml_dequantizable(uint32_t type, const std::string& file, const std::string& tensor) {
-  HESSQ_CHECK(ggml_dequantizable(type), "{}: tensor '{}' has ggml type {}; hessq reads F32, F16, BF16, Q4_1 and Q8_0",
+  HESSQ_CHECK(ggml_dequantizable(type), "{}: tensor '{}' has ggml type {}; hessq reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, "
+              "Q3_K, Q4_K, Q5_K and Q6_K",
               file, tensor, ggml_type_name(type));
 }
 
@@ -76,11 +53,10 @@ void ggml_to_f32(uint32_t type, const uint8_t* data, size_t nbytes, int64_t firs
     case static_cast<uint32_t>(GgmlType::kBF16):
       for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src + 2 * i));
       return;
-    case kQ4_1: blocks(src, n / kQBlock, 20, dst, q4_1_block); return;
-    case kQ8_0: blocks(src, n / kQBlock, 34, dst, q8_0_block); return;
-    default: break;
+    default:
+      formats::ggml_dequantize(formats::ggml_block_type(type), src, n, dst);
+      return;
   }
-  HESSQ_FAIL("{}: tensor '{}': ggml type {} is not handled", file, tensor, ggml_type_name(type));
 }
 
 }  // namespace hessq::io

@@ -1,9 +1,6 @@
-// ggml tensor data to fp32: the plain float types (F32, F16, BF16) and the block-quantized types
-// hessq reads (Q4_1, Q8_0), laid out as ggml stores them (ggml-common.h, dequantize_row_*):
-//   Q4_1: blocks of 32 elements = f16 d, f16 m, 16 bytes of nibbles; element j < 16 is the low
-//         nibble of byte j, element j + 16 its high nibble; value = d * q + m.
-//   Q8_0: blocks of 32 elements = f16 d, 32 x int8 q; value = d * q.
-// Any other type is an error naming the file, the tensor and the type.
+// ggml tensor data to fp32: the plain float types (F32, F16, BF16) and the block-quantized types of
+// formats/ggml_blocks.hpp (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K), bit-exact with ggml's
+// dequantize_row_*. Any other type is an error naming the file, the tensor and the type.
 #pragma once
 #include <cstddef>
 #include <cstdint>

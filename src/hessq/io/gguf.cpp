@@ -14,31 +14,6 @@ namespace {
 constexpr int kMaxDims = 4;         // GGML_MAX_DIMS
 constexpr int kMaxArrayDepth = 16;  // nested arrays deeper than this are rejected
 
-struct TypeTraits {
-  const char* name;
-  uint64_t block;  // elements per block
-  uint64_t bytes;  // bytes per block
-};
-
-// ggml type ids (ggml.h enum ggml_type); removed ids have an empty row.
-constexpr TypeTraits kGgmlTypes[] = {
-    {"F32", 1, 4},        {"F16", 1, 2},        {"Q4_0", 32, 18},     {"Q4_1", 32, 20},
-    {nullptr, 0, 0},      {nullptr, 0, 0},      {"Q5_0", 32, 22},     {"Q5_1", 32, 24},
-    {"Q8_0", 32, 34},     {"Q8_1", 32, 36},     {"Q2_K", 256, 84},    {"Q3_K", 256, 110},
-    {"Q4_K", 256, 144},   {"Q5_K", 256, 176},   {"Q6_K", 256, 210},   {"Q8_K", 256, 292},
-    {"IQ2_XXS", 256, 66}, {"IQ2_XS", 256, 74},  {"IQ3_XXS", 256, 98}, {"IQ1_S", 256, 50},
-    {"IQ4_NL", 32, 18},   {"IQ3_S", 256, 110},  {"IQ2_S", 256, 82},   {"IQ4_XS", 256, 136},
-    {"I8", 1, 1},         {"I16", 1, 2},        {"I32", 1, 4},        {"I64", 1, 8},
-    {"F64", 1, 8},        {"IQ1_M", 256, 56},   {"BF16", 1, 2},       {nullptr, 0, 0},
-    {nullptr, 0, 0},      {nullptr, 0, 0},      {"TQ1_0", 256, 54},   {"TQ2_0", 256, 66},
-    {nullptr, 0, 0},      {nullptr, 0, 0},      {nullptr, 0, 0},      {"MXFP4", 32, 17},
-};
-
-const TypeTraits* ggml_traits(uint32_t type) {
-  if (type >= std::size(kGgmlTypes) || kGgmlTypes[type].name == nullptr) return nullptr;
-  return &kGgmlTypes[type];
-}
-
 // Size of a fixed-size metadata value, 0 for strings, arrays and unknown types.
 uint64_t fixed_size(GgufType t) {
   switch (t) {
@@ -73,22 +48,6 @@ std::string_view gguf_type_name(GgufType type) {
                                                 "bool", "str", "arr", "u64", "i64", "f64"};
   auto i = static_cast<uint32_t>(type);
   return i < std::size(kNames) ? kNames[i] : "?";
-}
-
-std::string ggml_type_name(uint32_t type) {
-  const TypeTraits* t = ggml_traits(type);
-  return t ? t->name : fmt::format("type {}", type);
-}
-
-uint64_t ggml_block_size(uint32_t type) {
-  const TypeTraits* t = ggml_traits(type);
-  return t ? t->block : 0;
-}
-
-std::optional<uint64_t> ggml_nbytes(uint32_t type, uint64_t n) {
-  const TypeTraits* t = ggml_traits(type);
-  if (!t) return std::nullopt;
-  return n / t->block * t->bytes;
 }
 
 // Sequential reader over the mapping; every read is bounds-checked with a message naming the file.

@@ -17,6 +17,7 @@
 
 #include "hessq/core/mapped_file.hpp"
 #include "hessq/core/tensor.hpp"
+#include "hessq/formats/ggml_types.hpp"
 #include "hessq/io/stored_tensor.hpp"
 
 namespace hessq::io {
@@ -27,13 +28,11 @@ enum class GgufType : uint32_t {
 };
 std::string_view gguf_type_name(GgufType type);  // "u32", "str", "arr", ...; "?" if unknown
 
-// ggml tensor types hessq reads as floats; the others are listed by name and size only.
-enum class GgmlType : uint32_t { kF32 = 0, kF16 = 1, kBF16 = 30 };
-std::string ggml_type_name(uint32_t type);  // "F32", "Q4_K", ...; "type 77" if unknown
-// Bytes taken by `n` elements of `type` (n a multiple of its block size); nullopt if the type is
-// unknown to this build.
-std::optional<uint64_t> ggml_nbytes(uint32_t type, uint64_t n);
-uint64_t ggml_block_size(uint32_t type);  // elements per block (1 for F32), 0 if unknown
+// ggml tensor types: ids, names and sizes from the one table in formats/ggml_types.hpp.
+using formats::GgmlType;
+using formats::ggml_block_size;
+using formats::ggml_nbytes;
+using formats::ggml_type_name;
 
 struct GgufTensorInfo {
   std::string name;
