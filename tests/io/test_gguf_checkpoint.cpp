@@ -122,13 +122,13 @@ TEST(GgufCheckpoint, ErrorsNameFileTensorAndKey) {
 
   TestGgufWriter q;
   q.kv_str("general.architecture", "llama");
-  q.tensor("token_embd.weight", {32, 2}, 2, std::string(36, '\0'));  // Q4_0
-  const std::string q40 = (dir / "q40.gguf").string();
-  write_bytes(q40, q.bytes());
-  const std::string eq = error_of([&] { GgufFile g = GgufFile::open(q40); gguf_stored_tensors(g); });
-  EXPECT_NE(eq.find("q40.gguf"), std::string::npos) << eq;
+  q.tensor("token_embd.weight", {32, 2}, 20, std::string(36, '\0'));  // IQ4_NL: 18-byte blocks of 32
+  const std::string iq4 = (dir / "iq4nl.gguf").string();
+  write_bytes(iq4, q.bytes());
+  const std::string eq = error_of([&] { GgufFile g = GgufFile::open(iq4); gguf_stored_tensors(g); });
+  EXPECT_NE(eq.find("iq4nl.gguf"), std::string::npos) << eq;
   EXPECT_NE(eq.find("token_embd.weight"), std::string::npos) << eq;
-  EXPECT_NE(eq.find("Q4_0"), std::string::npos) << eq;
+  EXPECT_NE(eq.find("IQ4_NL"), std::string::npos) << eq;
 }
 
 }  // namespace
