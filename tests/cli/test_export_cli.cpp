@@ -59,8 +59,8 @@ std::string ggml_friendly_model(const test::TempDir& dir) {
 }
 
 // Quantized onto ggml block types (GPTQ on Q4_K, RTN with diag(H) as the importance on Q4_0),
-// exported to GGUF: the file holds the .hessq's blocks unchanged, so hessq evaluates both to the same
-// perplexity, to the last digit.
+// exported to GGUF: the file holds the .hessq's blocks unchanged (rows reordered), so hessq evaluates
+// both to the same perplexity.
 TEST(ExportCli, GgmlTypesExportExactly) {
   const test::TempDir dir;
   const std::string src = ggml_friendly_model(dir);
@@ -78,8 +78,10 @@ TEST(ExportCli, GgmlTypesExportExactly) {
     const test::CliResult b = test::run_hessq("--quiet eval --model " + g + eval);
     ASSERT_EQ(a.code, 0) << a.err;
     ASSERT_EQ(b.code, 0) << b.err;
-    EXPECT_EQ(nlohmann::json::parse(a.out).at("ppl").get<double>(), nlohmann::json::parse(b.out).at("ppl").get<double>())
-        << method;
+    // The same weights; llama.cpp's "llama" layout reorders the q/k rows (HF source: halves -> interleaved
+    // pairs), so RoPE runs in another order: fp32 reassociation noise only (measured ~1e-7 relative).
+    const double pa = nlohmann::json::parse(a.out).at("ppl").get<double>();
+    EXPECT_NEAR(nlohmann::json::parse(b.out).at("ppl").get<double>(), pa, 1e-5 * pa) << method;
     const test::CliResult ins = test::run_hessq("inspect " + g);
     EXPECT_NE(ins.out.find(std::string(method).find("q4_k") != std::string::npos ? "Q4_K" : "Q4_0"), std::string::npos)
         << ins.out;

@@ -79,12 +79,14 @@ TEST(GgmlSolvers, GptqBeatsRtnOnCorrelatedInputs) {
     const formats::QuantSpec spec = formats::parse_spec(name);
     const QuantizedWeight g = solve_gptq_ggml(W, H, spec);
     const QuantizedWeight r = solve_rtn_ggml(W, spec, &H, false);
-    const QuantizedWeight ri = solve_rtn_ggml(W, spec, &H, true);
-    // Error feedback on correlated inputs: well beyond noise on this problem (measured ratios 0.2-0.5).
+    // Error feedback on correlated inputs: well beyond noise on this problem.
     EXPECT_LT(g.proxy_loss, 0.8 * r.proxy_loss) << name;
-    EXPECT_LT(g.proxy_loss, 0.8 * ri.proxy_loss) << name;
     EXPECT_EQ(decoded(g), g.W_q) << name;
-    EXPECT_EQ(decoded(ri), ri.W_q) << name;
+    if (formats::ggml_supports_importance(formats::ggml_block_type(spec.ggml_type))) {
+      const QuantizedWeight ri = solve_rtn_ggml(W, spec, &H, true);  // llama-quantize with diag(H) as imatrix
+      EXPECT_LT(g.proxy_loss, 0.8 * ri.proxy_loss) << name;
+      EXPECT_EQ(decoded(ri), ri.W_q) << name;
+    }
   }
 }
 
@@ -95,6 +97,8 @@ TEST(GgmlSolvers, RefusesRaggedRowsActOrderAndOtherFormats) {
   EXPECT_THROW(solve_rtn_ggml(W, formats::parse_spec("q4_k"), nullptr, false), Error);
   EXPECT_THROW(solve_gptq_ggml(W, H, formats::parse_spec("int4-g32")), Error);
   EXPECT_THROW(solve_rtn_ggml(W, formats::parse_spec("q4_0"), nullptr, true), Error);  // importance needs H
+  const linalg::Mat H256 = linalg::Mat::Identity(256, 256);
+  EXPECT_THROW(solve_rtn_ggml(seeded(4, 256, 3), formats::parse_spec("q3_k"), &H256, true), Error);  // not implemented
   GptqOptions opt;
   opt.act_order = true;
   EXPECT_THROW(solve_gptq_ggml(W, H, formats::parse_spec("q4_0"), opt), Error);

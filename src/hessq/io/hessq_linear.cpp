@@ -105,7 +105,7 @@ std::shared_ptr<model::QuantizedLinear> read_planar(const nlohmann::json& rec, c
   packed.scale_dtype = json_field<std::string>(rec, "scale_dtype", src);
   packed.global_scale = json_field<float>(rec, "global_scale", src);
   packed.codes = read_bytes(tensors, name + ".qweight", claimed, src);
-  packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
+  if (packed.scale_dtype != "ggml") packed.scales = read_bytes(tensors, name + ".scales", claimed, src);
   if (tensors.count(name + ".zeros")) packed.zeros = read_bytes(tensors, name + ".zeros", claimed, src);
   // Sizes must be exactly what this format packs for [m, n'] before anything is decoded.
   const std::vector<float> zero(static_cast<size_t>(m * ns), 0.0f);
@@ -134,7 +134,8 @@ model::Proj proj_from_name(const std::string& s, const std::string& source) {
 json quantized_entries(const model::QuantizedLinear& q, const std::string& name, std::vector<SafetensorsEntry>& entries) {
   const formats::Packed& pk = q.packed();
   entries.push_back(bytes_entry(name + ".qweight", DType::U8, pk.codes));
-  if (q.layout() == model::WeightLayout::Planar)
+  // ggml's block types keep their scales inside the blocks: no .scales tensor.
+  if (q.layout() == model::WeightLayout::Planar && pk.scale_dtype != "ggml")
     entries.push_back(bytes_entry(name + ".scales", scale_storage_dtype(pk.scale_dtype, name), pk.scales));
   if (!pk.zeros.empty()) entries.push_back(bytes_entry(name + ".zeros", DType::U8, pk.zeros));
   if (q.bias()) entries.push_back(f32_entry(name + ".bias", *q.bias()));

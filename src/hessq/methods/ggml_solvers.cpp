@@ -76,6 +76,8 @@ QuantizedWeight solve_rtn_ggml(const MatF& W, const formats::QuantSpec& spec, co
   check_weight(W, "rtn");
   if (H) check_hessian(*H, W.cols(), "rtn");
   HESSQ_CHECK(!importance || H, "rtn: ggml's weighted quantizer needs the calibration statistics (diag H)");
+  const formats::GgmlType type = formats::ggml_block_type(spec.ggml_type);
+  importance = importance && type != formats::GgmlType::kQ8_0;  // ggml's Q8_0 ignores an importance matrix
   const std::vector<float> imp = importance ? diag_of(*H) : std::vector<float>();
   const int64_t m = W.rows(), n = W.cols(), rb = formats::ggml_row_bytes(spec, n);
   QuantizedWeight out;
@@ -84,7 +86,6 @@ QuantizedWeight solve_rtn_ggml(const MatF& W, const formats::QuantSpec& spec, co
   formats::Packed p;
   p.scale_dtype = "ggml";
   p.codes.resize(static_cast<size_t>(m * rb));
-  const formats::GgmlType type = formats::ggml_block_type(spec.ggml_type);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < m; ++r) {
     formats::ggml_quantize_row(type, &W(r, 0), n, importance ? imp.data() : nullptr, p.codes.data() + r * rb);
@@ -109,7 +110,9 @@ QuantizedWeight solve_gptq_ggml(const MatF& W0, linalg::Mat&& H_given, const for
   check_weight(W0, "gptq-ggml");
   check_hessian(H, W0.cols(), "gptq-ggml");
   const std::vector<float> imp = opt.importance ? diag_of(H) : std::vector<float>();  // before damping
-  GgmlGptqGrid grid(spec, W0.rows(), W0.cols(), opt.importance ? imp.data() : nullptr);
+  // ggml has no weighted search for some types (formats::ggml_supports_importance): their reference grid.
+  const bool weigh = opt.importance && formats::ggml_supports_importance(formats::ggml_block_type(spec.ggml_type));
+  GgmlGptqGrid grid(spec, W0.rows(), W0.cols(), weigh ? imp.data() : nullptr);
   QuantizedWeight out;
   out.spec = spec;
   if (spec.group == 32)
