@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
   }
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = cp.n_batch = cp.n_ubatch = static_cast<uint32_t>(std::max(n, 32));
+  // llama.cpp keeps K and V in F16 by default and its flash attention rounds Q to F16; F32 and plain
+  // attention make the comparison one of the forward passes alone.
+  cp.type_k = cp.type_v = GGML_TYPE_F32;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // its CPU kernel rounds Q to F16
   llama_context* ctx = llama_init_from_model(model, cp);
   const llama_vocab* vocab = llama_model_get_vocab(model);
   const int n_vocab = llama_vocab_n_tokens(vocab);

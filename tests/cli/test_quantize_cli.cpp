@@ -220,7 +220,7 @@ TEST(QuantizeCli, W4a4BadInputFailsCleanly) {
   };
   expect_fail(" --method arhq --format nvfp5 --rank 4", "nvfp5");
   expect_fail(" --method arhq --format nvfp4 --rank 40", "k_proj [32, 64] in every layer): rank 40 is too large");
-  expect_fail(" --method quarot+gptq --format nvfp4-ref", "gptq supports INT, MXFP4 and NVFP4 (1x16) weights");
+  expect_fail(" --method quarot+gptq --format nvfp4-ref", "gptq supports INT, MXFP4, NVFP4 (1x16) and ggml block weights");
   expect_fail(" --method arhq --format nvfp4 --bits 4", "--bits/--group/--sym/--asym set the weight format, which --format nvfp4 also sets");
   expect_fail(" --method rtn --format nvfp4 --rank 4", "--rank/--alloc/--lowrank-dtype need a low-rank stage");
   expect_fail(" --method arhq+svdquant --format int4 --rank 4", "two low-rank branches");

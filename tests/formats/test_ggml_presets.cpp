@@ -14,48 +14,48 @@ TEST(GgmlPresets, Q4KMOnA32LayerModel) {
   // use_more_bits(i, 32): i < 4, i >= 28, or (i - 4) % 3 == 2 (i = 6, 9, 12, ..., 27).
   for (int i = 0; i < 32; ++i) {
     const bool more = i < 4 || i >= 28 || (i - 4) % 3 == 2;
-    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnV, i, 32, 4096, 1, false), more ? kGgmlQ6_K : kGgmlQ4_K) << i;
-    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, i, 32, 11008, 1, false), more ? kGgmlQ6_K : kGgmlQ4_K) << i;
+    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnV, i, 32, 4096, 1, false), more ? GgmlType::kQ6_K : GgmlType::kQ4_K) << i;
+    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, i, 32, 11008, 1, false), more ? GgmlType::kQ6_K : GgmlType::kQ4_K) << i;
     // Rows of 2816 (11 x 256 = 88 x 32) fit; rows of 4000 (125 x 32) fall back: Q6_K -> Q8_0, Q4_K -> Q5_0.
-    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, i, 32, 4000, 1, false), more ? kGgmlQ8_0 : kGgmlQ5_0) << i;
-    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnQ, i, 32, 4096, 1, false), kGgmlQ4_K);
+    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, i, 32, 4000, 1, false), more ? GgmlType::kQ8_0 : GgmlType::kQ5_0) << i;
+    EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnQ, i, 32, 4096, 1, false), GgmlType::kQ4_K);
   }
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 6, 32, 14336, 1, false), kGgmlQ6_K);  // 14336 = 56 * 256
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 7, 32, 14336, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 32, 4096, 1, false), kGgmlQ6_K);
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::TokenEmbd, 0, 32, 4096, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::TokenEmbd, 0, 32, 4096, 1, true), kGgmlQ6_K);  // tied: the output rule
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 6, 32, 14336, 1, false), GgmlType::kQ6_K);  // 14336 = 56 * 256
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 7, 32, 14336, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 32, 4096, 1, false), GgmlType::kQ6_K);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::TokenEmbd, 0, 32, 4096, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::TokenEmbd, 0, 32, 4096, 1, true), GgmlType::kQ6_K);  // tied: the output rule
 }
 
 TEST(GgmlPresets, FallbacksForRowsThatDoNotFillBlocks) {
   // SmolLM2-135M: rows of 576 (2.25 x 256) and 1536 (6 x 256); stories260K: 64 and 172 (not x 32).
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnQ, 0, 30, 576, 3, false), kGgmlQ5_0);
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 4, 30, 1536, 3, false), kGgmlQ4_K);  // (4 - 30 / 8) % 3 = 1
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 30, 576, 3, true), kGgmlQ8_0);  // output rule, no fallback
-  EXPECT_EQ(ggml_preset_type("Q3_K_S", R::AttnK, 0, 30, 576, 3, false), kGgmlQ4_0);
-  EXPECT_EQ(ggml_preset_type("Q5_K_S", R::AttnK, 0, 30, 576, 3, false), kGgmlQ5_1);
-  EXPECT_EQ(ggml_preset_type("Q6_K", R::AttnK, 0, 30, 576, 3, false), kGgmlQ8_0);
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 0, 5, 172, 1, false), kGgmlF16);  // Q6_K -> Q8_0 -> F16
-  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 0, 5, 172, 1, false), kGgmlF16);
-  EXPECT_EQ(ggml_preset_type("Q4_0", R::AttnQ, 0, 5, 64, 1, false), kGgmlQ4_0);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnQ, 0, 30, 576, 3, false), GgmlType::kQ5_0);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 4, 30, 1536, 3, false), GgmlType::kQ4_K);  // (4 - 30 / 8) % 3 = 1
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 30, 576, 3, true), GgmlType::kQ8_0);  // output rule, no fallback
+  EXPECT_EQ(ggml_preset_type("Q3_K_S", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ4_0);
+  EXPECT_EQ(ggml_preset_type("Q5_K_S", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ5_1);
+  EXPECT_EQ(ggml_preset_type("Q6_K", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ8_0);
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 0, 5, 172, 1, false), GgmlType::kF16);  // Q6_K -> Q8_0 -> F16
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 0, 5, 172, 1, false), GgmlType::kF16);
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::AttnQ, 0, 5, 64, 1, false), GgmlType::kQ4_0);
 }
 
 TEST(GgmlPresets, OtherPresets) {
-  EXPECT_EQ(ggml_preset_type("Q2_K", R::AttnV, 3, 32, 4096, 4, false), kGgmlQ4_K);  // GQA >= 4
-  EXPECT_EQ(ggml_preset_type("Q2_K", R::AttnV, 3, 32, 4096, 1, false), kGgmlQ3_K);
-  EXPECT_EQ(ggml_preset_type("Q2_K", R::FfnDown, 3, 32, 4096, 1, false), kGgmlQ3_K);
-  EXPECT_EQ(ggml_preset_type("Q2_K", R::FfnUp, 3, 32, 4096, 1, false), kGgmlQ2_K);
-  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnV, 1, 32, 4096, 1, false), kGgmlQ5_K);
-  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnV, 2, 32, 4096, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::FfnDown, 1, 32, 4096, 1, false), kGgmlQ5_K);  // 1 < 32 / 16
-  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::FfnDown, 2, 32, 4096, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnOutput, 2, 32, 4096, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q4_K_S", R::AttnV, 3, 32, 4096, 1, false), kGgmlQ5_K);
-  EXPECT_EQ(ggml_preset_type("Q4_K_S", R::AttnV, 4, 32, 4096, 1, false), kGgmlQ4_K);
-  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 3, 32, 4096, 1, false), kGgmlQ4_1);  // first eighth
-  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 4, 32, 4096, 1, false), kGgmlQ4_0);
-  EXPECT_EQ(ggml_preset_type("Q8_0", R::Output, 0, 32, 4096, 1, false), kGgmlQ8_0);
-  EXPECT_EQ(ggml_preset_type("Q4_0", R::Output, 0, 32, 4096, 1, false), kGgmlQ6_K);
+  EXPECT_EQ(ggml_preset_type("Q2_K", R::AttnV, 3, 32, 4096, 4, false), GgmlType::kQ4_K);  // GQA >= 4
+  EXPECT_EQ(ggml_preset_type("Q2_K", R::AttnV, 3, 32, 4096, 1, false), GgmlType::kQ3_K);
+  EXPECT_EQ(ggml_preset_type("Q2_K", R::FfnDown, 3, 32, 4096, 1, false), GgmlType::kQ3_K);
+  EXPECT_EQ(ggml_preset_type("Q2_K", R::FfnUp, 3, 32, 4096, 1, false), GgmlType::kQ2_K);
+  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnV, 1, 32, 4096, 1, false), GgmlType::kQ5_K);
+  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnV, 2, 32, 4096, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::FfnDown, 1, 32, 4096, 1, false), GgmlType::kQ5_K);  // 1 < 32 / 16
+  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::FfnDown, 2, 32, 4096, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q3_K_M", R::AttnOutput, 2, 32, 4096, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q4_K_S", R::AttnV, 3, 32, 4096, 1, false), GgmlType::kQ5_K);
+  EXPECT_EQ(ggml_preset_type("Q4_K_S", R::AttnV, 4, 32, 4096, 1, false), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 3, 32, 4096, 1, false), GgmlType::kQ4_1);  // first eighth
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::FfnDown, 4, 32, 4096, 1, false), GgmlType::kQ4_0);
+  EXPECT_EQ(ggml_preset_type("Q8_0", R::Output, 0, 32, 4096, 1, false), GgmlType::kQ8_0);
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::Output, 0, 32, 4096, 1, false), GgmlType::kQ6_K);
   const std::string err = test::error_of([] { ggml_preset_type("Q4_K_X", R::AttnQ, 0, 1, 256, 1, false); });
   EXPECT_NE(err.find("unknown llama-quantize preset 'Q4_K_X'"), std::string::npos) << err;
   EXPECT_NE(err.find("Q4_K_M"), std::string::npos) << err;

@@ -180,7 +180,7 @@ TEST(Recipe, CombinationsThatMakeNoSenseAreRefusedWithAReason) {
             std::string::npos);
   EXPECT_NE(parse_error("format: nvfp4\npasses: [{gptq: {bits: 4}}]\n").find("the weight format is given twice"),
             std::string::npos);
-  EXPECT_NE(parse_error("format: nvfp4-2d\npasses: [gptq]\n").find("gptq supports INT, MXFP4 and NVFP4 (1x16)"),
+  EXPECT_NE(parse_error("format: nvfp4-2d\npasses: [gptq]\n").find("gptq supports INT, MXFP4, NVFP4 (1x16) and ggml block"),
             std::string::npos);
   EXPECT_NE(parse_error("format: nvfp4\npasses: [{svdquant: {refine: 2}}, rtn]\n").find("unknown parameter 'refine'"),
             std::string::npos);  // refinement works in ARHQ's metric: an arhq parameter only

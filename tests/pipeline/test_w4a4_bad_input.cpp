@@ -47,7 +47,7 @@ TEST(W4a4BadInput, RankLargerThanALinearAllows) {
 
 TEST(W4a4BadInput, GptqOnANonIntWeightFormat) {
   EXPECT_HAS(error_of([] { test::recipe("quarot+gptq", "nvfp4-2d"); }),
-             "gptq supports INT, MXFP4 and NVFP4 (1x16) weights; the weight format is nvfp4-2d");
+             "gptq supports INT, MXFP4, NVFP4 (1x16) and ggml block weights; the weight format is nvfp4-2d");
 }
 
 TEST(W4a4BadInput, ActivationFormatTheWeightFormatCannotPairWith) {

@@ -1,5 +1,7 @@
 #include "hessq/formats/ggml_format.hpp"
 
+#include <cmath>
+
 #include "hessq/core/error.hpp"
 #include "hessq/formats/ggml_blocks.hpp"
 #include "hessq/formats/ggml_quantize.hpp"
@@ -10,6 +12,13 @@ namespace hessq::formats {
 namespace {
 
 GgmlType type_of(const QuantSpec& spec) { return ggml_block_type(spec.ggml_type); }
+
+// ggml's quantizers throw on NaN/Inf; they run in parallel loops, so the input is checked first.
+void check_finite(const QuantSpec& spec, const float* x, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows * cols; ++i)
+    HESSQ_CHECK(std::isfinite(x[i]), "{}: value [{}, {}] is {} (ggml's quantizers need finite values)", spec.name(),
+                i / cols, i % cols, x[i]);
+}
 
 }  // namespace
 
@@ -25,6 +34,7 @@ int64_t ggml_num_scales(const QuantSpec&, int64_t, int64_t) { return 0; }
 
 Packed ggml_pack(const QuantSpec& spec, const float* x, int64_t rows, int64_t cols) {
   const int64_t rb = ggml_row_bytes(spec, cols);
+  check_finite(spec, x, rows, cols);
   Packed p;
   p.scale_dtype = "ggml";
   p.codes.resize(static_cast<size_t>(rows * rb));
@@ -44,6 +54,7 @@ void ggml_unpack(const QuantSpec& spec, const Packed& p, int64_t rows, int64_t c
 
 void ggml_fake_quant(const QuantSpec& spec, const float* x, int64_t rows, int64_t cols, float* out) {
   const int64_t rb = ggml_row_bytes(spec, cols);
+  check_finite(spec, x, rows, cols);
 #pragma omp parallel
   {
     std::vector<uint8_t> row(static_cast<size_t>(rb));

@@ -16,13 +16,9 @@
 #include <string>
 #include <vector>
 
-namespace hessq::formats {
+#include "hessq/formats/ggml_types.hpp"
 
-// ggml type ids (ggml.h enum ggml_type).
-enum GgmlTypeId : uint32_t {
-  kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3, kGgmlQ5_0 = 6, kGgmlQ5_1 = 7, kGgmlQ8_0 = 8,
-  kGgmlQ2_K = 10, kGgmlQ3_K = 11, kGgmlQ4_K = 12, kGgmlQ5_K = 13, kGgmlQ6_K = 14,
-};
+namespace hessq::formats {
 
 // The role of a tensor for the preset rules.
 enum class GgmlRole { TokenEmbd, Output, AttnQ, AttnK, AttnV, AttnOutput, FfnGate, FfnUp, FfnDown };
@@ -33,7 +29,7 @@ bool is_ggml_preset(const std::string& name);
 // The type of a tensor with rows of `ncols` values in block `layer` of `n_layers` (layer ignored for
 // the embedding and output) under `preset`. `tied`: the embedding is also the output. Throws naming
 // the preset and listing the known ones for an unknown preset.
-uint32_t ggml_preset_type(const std::string& preset, GgmlRole role, int layer, int n_layers, int64_t ncols,
+GgmlType ggml_preset_type(const std::string& preset, GgmlRole role, int layer, int n_layers, int64_t ncols,
                           int n_gqa, bool tied);
 
 }  // namespace hessq::formats

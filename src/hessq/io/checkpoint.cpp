@@ -95,6 +95,12 @@ std::string default_tokenizer_path(const std::string& model_path) {
   for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer.bin", "tok512.bin"}) {
     if (fs::exists(dir / name)) return (dir / name).string();
   }
+  // A .hessq made from a GGUF file: the vocabulary is in the source file's metadata.
+  if (is_hessq_dir(model_path)) {
+    const nlohmann::ordered_json manifest = read_hessq_manifest(model_path);
+    const std::string source = manifest.contains("source") && manifest["source"].is_string() ? manifest["source"].get<std::string>() : "";
+    if (fs::path(source).extension() == ".gguf" && fs::is_regular_file(source)) return source;
+  }
   return {};
 }
 

@@ -78,6 +78,11 @@ QuantizedWeight solve_rtn_ggml(const MatF& W, const formats::QuantSpec& spec, co
   HESSQ_CHECK(!importance || H, "rtn: ggml's weighted quantizer needs the calibration statistics (diag H)");
   const formats::GgmlType type = formats::ggml_block_type(spec.ggml_type);
   importance = importance && type != formats::GgmlType::kQ8_0;  // ggml's Q8_0 ignores an importance matrix
+  // Checked here: nothing may throw inside the parallel loop below.
+  HESSQ_CHECK(!importance || formats::ggml_supports_importance(type),
+              "rtn: ggml's weighted quantizer for {} is not implemented (Q4_0, Q5_0, Q4_K and Q6_K have it); drop "
+              "imatrix",
+              spec.name());
   const std::vector<float> imp = importance ? diag_of(*H) : std::vector<float>();
   const int64_t m = W.rows(), n = W.cols(), rb = formats::ggml_row_bytes(spec, n);
   QuantizedWeight out;
