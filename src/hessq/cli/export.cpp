@@ -16,7 +16,7 @@ namespace hessq::cli {
 
 struct ExportArgs {
   std::string model, out, to, tokenizer;
-  std::string type;  // target-specific storage type (gguf: f32, f16, bf16 or a ggml block type)
+  std::string type;  // a target-specific storage choice (each target's help line says which)
   bool force = false;
 };
 
@@ -34,7 +34,8 @@ static exporting::HfExportOptions hf_options(const ExportArgs& a) {
 // The export targets, in --help order.
 static const std::vector<ExportTarget>& export_targets() {
   static const std::vector<ExportTarget> targets = {
-      {"gguf", "GGUF v3 for llama.cpp (a float checkpoint; --type f32 (default), f16 or bf16)",
+      {"gguf", "GGUF v3 for llama.cpp: a float checkpoint, or a .hessq quantized to ggml types (--wformat q4_k, ...); "
+               "--type f32 (default), f16 or bf16 for the float matrices",
        [](const ExportArgs& a) {
          exporting::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force});
        }},
