@@ -5,6 +5,8 @@
 // do not fill whole blocks and act-order are refused.
 #include <gtest/gtest.h>
 
+#include "gptq_inputs.hpp"
+
 #include <cstdint>
 #include <vector>
 
@@ -18,18 +20,8 @@
 namespace hessq::methods {
 namespace {
 
-MatF seeded(Eigen::Index r, Eigen::Index c, uint64_t seed) {  // splitmix64 -> uniform [-1, 1)
-  MatF M(r, c);
-  for (Eigen::Index i = 0; i < M.size(); ++i)
-    M.data()[i] = static_cast<float>(static_cast<double>(splitmix64(seed)) / 9.223372036854775808e18 - 1.0);
-  return M;
-}
-
-linalg::Mat correlated_hessian(int64_t n, int64_t N, uint64_t seed) {
-  const MatF Z = seeded(N, 8, seed), P = seeded(8, n, seed + 1), E = seeded(N, n, seed + 2);
-  const MatF X = Z * P * 3.0f + E * 0.3f;
-  return (X.cast<double>().transpose() * X.cast<double>()) / static_cast<double>(N);
-}
+using test::correlated_hessian;
+using test::seeded;
 
 // W_q decoded from the solver's own bytes.
 MatF decoded(const QuantizedWeight& q) {

@@ -110,10 +110,7 @@ QuantizedWeight solve_gptq_ggml(const MatF& W0, linalg::Mat&& H_given, const for
                                 const GptqOptions& opt) {
   linalg::Mat H = std::move(H_given);  // ours from here: factored in place, freed on return
   check_spec(spec, W0.cols(), "gptq-ggml");
-  HESSQ_CHECK(!opt.act_order, "gptq-ggml: act_order is not supported (ggml blocks must be entered in order)");
-  HESSQ_CHECK(opt.damp >= 0 && opt.block >= 1, "gptq-ggml: damp {} / block {} out of range", opt.damp, opt.block);
-  check_weight(W0, "gptq-ggml");
-  check_hessian(H, W0.cols(), "gptq-ggml");
+  detail::check_blocked_inputs(W0, H, opt, "gptq-ggml");
   const std::vector<float> imp = opt.importance ? diag_of(H) : std::vector<float>();  // before damping
   // ggml has no weighted search for some types (formats::ggml_supports_importance): their reference grid.
   const bool weigh = opt.importance && formats::ggml_supports_importance(formats::ggml_block_type(spec.ggml_type));

@@ -1,5 +1,8 @@
 #include "hessq/methods/gptq_blocked.hpp"
 
+#include "hessq/core/error.hpp"
+#include "hessq/methods/rtn.hpp"
+
 namespace hessq::methods::detail {
 
 MatF inverse_factor_in_place(linalg::Mat& H) {
@@ -16,6 +19,13 @@ MatF inverse_factor_in_place(linalg::Mat& H) {
   linalg::symmetrize_from_lower(H);  // upper := R, strict
   H.diagonal() = r_diag;
   return U;
+}
+
+void check_blocked_inputs(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt, const char* who) {
+  HESSQ_CHECK(!opt.act_order, "{}: act_order is not supported (scale blocks must be entered in order)", who);
+  HESSQ_CHECK(opt.damp >= 0 && opt.block >= 1, "{}: damp {} / block {} out of range", who, opt.damp, opt.block);
+  check_weight(W0, who);
+  check_hessian(H0, W0.cols(), who);
 }
 
 }  // namespace hessq::methods::detail

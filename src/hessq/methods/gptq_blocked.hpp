@@ -20,6 +20,10 @@ namespace hessq::methods::detail {
 // the proxy loss needs (gptq.hpp, detail::proxy_loss_from_factor). U in float is the one extra n x n.
 MatF inverse_factor_in_place(linalg::Mat& H);
 
+// The checks every gptq_blocked solver makes before it starts, `who` naming it in messages: no
+// act-order (blocks are entered in order), damp >= 0 and block >= 1, W finite, H [n, n] finite.
+void check_blocked_inputs(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt, const char* who);
+
 // GPTQ's column loop for formats whose scales belong to blocks of kB columns (steps 1-5 of
 // gptq_mx.hpp), on H's own buffer (consumed). `Grid` chooses row r's grid when the loop enters block b
 // (enter(r, b, values, len): the block's current, error-updated values of that row, contiguous) and

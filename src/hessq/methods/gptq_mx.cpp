@@ -57,13 +57,6 @@ struct NvGrid {
   float quant(int64_t r, int64_t, float w) const { return formats::nvfp4_quant_dequant(w, s[r], g); }
 };
 
-void check_common(const MatF& W0, const linalg::Mat& H0, const GptqOptions& opt, const char* who) {
-  HESSQ_CHECK(!opt.act_order, "{}: act_order is not supported (scale blocks must be entered in order)", who);
-  HESSQ_CHECK(opt.damp >= 0 && opt.block >= 1, "{}: damp {} / block {} out of range", who, opt.damp, opt.block);
-  check_weight(W0, who);
-  check_hessian(H0, W0.cols(), who);
-}
-
 }  // namespace
 
 QuantizedWeight solve_gptq_mx(const MatF& W0, const linalg::Mat& H0, const formats::QuantSpec& spec,
@@ -76,7 +69,7 @@ QuantizedWeight solve_gptq_mx(const MatF& W0, linalg::Mat&& H_given, const forma
   linalg::Mat H = std::move(H_given);  // ours from here: factored in place, freed on return
   HESSQ_CHECK(spec.format == formats::Format::MxFp4,
               "gptq-mx: spec '{}' is not MXFP4 (GPTQ supports INT, MXFP4 and NVFP4 weight formats)", spec.name());
-  check_common(W0, H, opt, "gptq-mx");
+  detail::check_blocked_inputs(W0, H, opt, "gptq-mx");
   MxGrid grid(W0.rows());
   QuantizedWeight out;
   out.spec = spec;
@@ -97,7 +90,7 @@ QuantizedWeight solve_gptq_nvfp4(const MatF& W0, linalg::Mat&& H_given, const fo
               "gptq-nvfp4: spec '{}' is not NVFP4 with 1x16 blocks (16x16 tiles and the reference mode are not "
               "supported)",
               spec.name());
-  check_common(W0, H, opt, "gptq-nvfp4");
+  detail::check_blocked_inputs(W0, H, opt, "gptq-nvfp4");
   NvGrid grid(W0.rows(), W0.cols());
   QuantizedWeight out;
   out.spec = spec;
