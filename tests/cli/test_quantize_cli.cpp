@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
+#include "hessq/formats/ggml_types.hpp"
+#include "hessq/io/gguf.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/npy.hpp"
 #include "hessq/model/quantized_linear.hpp"
@@ -94,6 +96,56 @@ TEST(QuantizeCli, HeadFormatQuantizesEmbeddingAndHead) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("--head-format"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "bad.hessq"));
+}
+
+// --ggml-type PRESET --out F.gguf: llama-quantize's per-tensor types (pipeline/ggml_plan.hpp), GPTQ
+// onto them, the GGUF written directly (the intermediate .hessq removed). stories260K under Q4_K_M:
+// Q5_0 for the 64-wide rows, Q8_0 for attn_v in layers 2 and 4 and for the tied embedding, F16 for the
+// 172-wide down_proj (the types and bytes llama-quantize gives, docs/RESULTS.md).
+TEST(QuantizeCli, GgmlPresetWritesGguf) {
+  const test::TempDir dir;
+  const std::string out = (dir / "m.gguf").string();
+  const std::string q = "--threads 1 quantize --model " + kModel + kCalib;
+  CliResult r = run_hessq(q + " --method awq+gptq --ggml-type q4_k_m --json --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(out + ".hessq"));
+  EXPECT_EQ(nlohmann::json::parse(r.out)["gguf_bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(out)));
+  const io::GgufFile g = io::GgufFile::open(out);
+  auto type = [&](const std::string& t) { return formats::ggml_type_name(g.tensor(t).type); };
+  EXPECT_EQ(type("blk.0.attn_q.weight"), "Q5_0");
+  EXPECT_EQ(type("blk.2.attn_v.weight"), "Q8_0");
+  EXPECT_EQ(type("blk.3.attn_v.weight"), "Q5_0");
+  EXPECT_EQ(type("blk.0.ffn_down.weight"), "F16");
+  EXPECT_EQ(type("token_embd.weight"), "Q8_0");
+  EXPECT_EQ(g.get_u32("general.file_type"), 15u);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  CliResult fe = run_hessq("eval --model " + kModel + kEvalText), qe = run_hessq("eval --model " + out + kEvalText);
+  ASSERT_EQ(qe.code, 0) << qe.err;
+  const double f_ppl = nlohmann::json::parse(fe.out)["ppl"], q_ppl = nlohmann::json::parse(qe.out)["ppl"];
+  // 5-bit blocks of 32 (8-bit attn_v / embedding, F16 down_proj) cost stories260K a few percent of
+  // perplexity; 10% bounds a wrong type or a row order mix-up (those give > 2x).
+  EXPECT_GT(q_ppl, f_ppl * 0.99);
+  EXPECT_LT(q_ppl, f_ppl * 1.10);
+
+  // Refused before any work, nothing written.
+  auto refused = [&](const std::string& args, const std::string& want, const std::string& o) {
+    CliResult e = run_hessq(q + args + " --out " + o);
+    EXPECT_EQ(e.code, 1) << args;
+    EXPECT_NE(e.err.find(want), std::string::npos) << args << ": " << e.err;
+    EXPECT_FALSE(fs::exists(o)) << o;
+    EXPECT_FALSE(fs::exists(o + ".hessq")) << o;
+  };
+  const std::string bad = (dir / "bad.gguf").string();
+  refused(" --method gptq --ggml-type Q4_K_X", "unknown llama-quantize type (known: Q4_0", bad);
+  refused(" --method gptq --ggml-type Q4_0 --bits 4", "--ggml-type Q4_0 sets every tensor's format", bad);
+  refused(" --method quarot+gptq --ggml-type Q4_0", "runs online before down_proj", bad);
+  refused(" --method gptq --bits 4 --group 32", "the weight format int4-asym-g32 is not one", bad);
+  refused(" --method gptq --ggml-type Q4_K_M --head-format int8-g32", "drop --head-format", bad);
+  // Q4_0's blocks of 32 do not fill down_proj's 172 inputs: F16 where llama-quantize stops.
+  write_file(dir / "theirs.gguf", "not ours");
+  CliResult e = run_hessq(q + " --method rtn --ggml-type Q4_0 --force --out " + (dir / "theirs.gguf").string());
+  EXPECT_EQ(e.code, 1);
+  EXPECT_NE(e.err.find("was not written by hessq"), std::string::npos) << e.err;
+  EXPECT_EQ(fs::file_size(dir / "theirs.gguf"), 8u);
 }
 
 TEST(QuantizeCli, RecipeFileAndDump) {

@@ -123,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Archs, GgufExportArch,
 TEST(GgufExport, HalfPrecisionStoresRoundedWeights) {
   const test::TempDir dir;
   const std::string out = (dir / "s16.gguf").string();
-  export_gguf(test::stories_bin(), out, {"f16", "", false});
+  export_gguf(test::stories_bin(), out, {"f16", "", false, std::nullopt});
   const io::GgufFile g = io::GgufFile::open(out);
   EXPECT_EQ(g.get_u32("general.file_type"), 1u);
   EXPECT_EQ(g.tensor("blk.0.attn_q.weight").type, 1u);
@@ -142,7 +142,7 @@ TEST(GgufExport, RefusesAndLosesNothing) {
   }
   std::string err = test::error_of([&] { export_gguf(test::stories_bin(), out, {}); });
   EXPECT_NE(err.find("--force"), std::string::npos) << err;
-  err = test::error_of([&] { export_gguf(test::stories_bin(), out, {"f32", "", true}); });
+  err = test::error_of([&] { export_gguf(test::stories_bin(), out, {"f32", "", true, std::nullopt}); });
   EXPECT_NE(err.find("not written by hessq"), std::string::npos) << err;
   std::string content;
   std::getline(std::ifstream(out), content);
@@ -150,10 +150,10 @@ TEST(GgufExport, RefusesAndLosesNothing) {
 
   const std::string ours = (dir / "ours.gguf").string();
   export_gguf(test::stories_bin(), ours, {});
-  export_gguf(test::stories_bin(), ours, {"f16", "", true});  // hessq's own file: replaced with --force
+  export_gguf(test::stories_bin(), ours, {"f16", "", true, std::nullopt});  // hessq's own file: replaced with --force
   EXPECT_EQ(io::GgufFile::open(ours).get_u32("general.file_type"), 1u);
 
-  err = test::error_of([&] { export_gguf(test::stories_bin(), (dir / "y.gguf").string(), {"q4", "", false}); });
+  err = test::error_of([&] { export_gguf(test::stories_bin(), (dir / "y.gguf").string(), {"q4", "", false, std::nullopt}); });
   EXPECT_NE(err.find("--type must be f32, f16 or bf16"), std::string::npos) << err;
   err = test::error_of([&] { export_gguf((dir / "missing.bin").string(), (dir / "z.gguf").string(), {}); });
   EXPECT_NE(err.find("missing.bin"), std::string::npos) << err;

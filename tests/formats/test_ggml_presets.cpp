@@ -31,7 +31,11 @@ TEST(GgmlPresets, FallbacksForRowsThatDoNotFillBlocks) {
   // SmolLM2-135M: rows of 576 (2.25 x 256) and 1536 (6 x 256); stories260K: 64 and 172 (not x 32).
   EXPECT_EQ(ggml_preset_type("Q4_K_M", R::AttnQ, 0, 30, 576, 3, false), GgmlType::kQ5_0);
   EXPECT_EQ(ggml_preset_type("Q4_K_M", R::FfnDown, 4, 30, 1536, 3, false), GgmlType::kQ4_K);  // (4 - 30 / 8) % 3 = 1
-  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 30, 576, 3, true), GgmlType::kQ8_0);  // output rule, no fallback
+  EXPECT_EQ(ggml_preset_type("Q4_K_M", R::Output, 0, 30, 576, 3, true), GgmlType::kQ8_0);  // output rule: 576 % 256 != 0
+  // Q4_0's blocks fill 576, so the output rule says Q6_K, whose 256 do not: the fallback gives Q8_0
+  // (llama-quantize on SmolLM2-135M: "token_embd.weight ... falling back to q8_0").
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::TokenEmbd, 0, 30, 576, 3, true), GgmlType::kQ8_0);
+  EXPECT_EQ(ggml_preset_type("Q4_0", R::TokenEmbd, 0, 30, 576, 3, false), GgmlType::kQ4_0);
   EXPECT_EQ(ggml_preset_type("Q3_K_S", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ4_0);
   EXPECT_EQ(ggml_preset_type("Q5_K_S", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ5_1);
   EXPECT_EQ(ggml_preset_type("Q6_K", R::AttnK, 0, 30, 576, 3, false), GgmlType::kQ8_0);
@@ -59,6 +63,18 @@ TEST(GgmlPresets, OtherPresets) {
   const std::string err = test::error_of([] { ggml_preset_type("Q4_K_X", R::AttnQ, 0, 1, 256, 1, false); });
   EXPECT_NE(err.find("unknown llama-quantize preset 'Q4_K_X'"), std::string::npos) << err;
   EXPECT_NE(err.find("Q4_K_M"), std::string::npos) << err;
+}
+
+TEST(GgmlPresets, BaseTypeAndFileType) {
+  // llama.h: LLAMA_FTYPE_MOSTLY_Q4_0 = 2, Q8_0 = 7, Q3_K_S = 11, Q4_K_M = 15, Q6_K = 18.
+  EXPECT_EQ(ggml_preset_base("Q4_K_M"), GgmlType::kQ4_K);
+  EXPECT_EQ(ggml_preset_ftype("Q4_0"), 2u);
+  EXPECT_EQ(ggml_preset_ftype("Q8_0"), 7u);
+  EXPECT_EQ(ggml_preset_ftype("Q3_K_S"), 11u);
+  EXPECT_EQ(ggml_preset_ftype("Q4_K_M"), 15u);
+  EXPECT_EQ(ggml_preset_ftype("Q6_K"), 18u);
+  const std::string err = test::error_of([] { ggml_preset_ftype("Q4_K_X"); });
+  EXPECT_NE(err.find("unknown llama-quantize preset 'Q4_K_X'"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ TEST(Awq, SearchLossesAreTheOutputError) {
   const auto spec = parse_spec("int3-g32");
   AwqOptions opt;
   opt.grid = 10;
-  const AwqResult r = awq_search({&P.W, &W2}, st, spec, opt);
+  const AwqResult r = awq_search({&P.W, &W2}, st, {spec}, opt);
   ASSERT_EQ(r.losses.size(), 10u);
   const linalg::Vec absmean = st.absmean();
   for (int k = 0; k < opt.grid; ++k) {
@@ -64,7 +64,7 @@ TEST(Awq, NoWorseThanIdentityScaling) {
   const calib::Stats st = stats_of(P.X);
   for (const char* name : {"int4", "int4-asym", "int3-g32", "int2-asym-g32"}) {
     const auto spec = parse_spec(name);
-    const AwqResult r = awq_search({&P.W}, st, spec);
+    const AwqResult r = awq_search({&P.W}, st, {spec});
     EXPECT_LE(r.loss, r.loss_identity) << name;
     EXPECT_EQ(r.loss_identity, r.losses[0]);
     // Identity scaling is plain RTN; the chosen scaling measured from the tokens beats it.
@@ -102,7 +102,7 @@ constexpr double kFoldRelTol = 1e-5;
 
 TEST(Awq, FoldingKeepsTheFloatOutput) {
   const auto P = make_problem();
-  const AwqResult r = awq_search({&P.W}, stats_of(P.X), parse_spec("int4"));
+  const AwqResult r = awq_search({&P.W}, stats_of(P.X), {parse_spec("int4")});
   const MatF Xf = P.X_held.cast<float>();
   const MatF Xs = (Xf.array().rowwise() * r.s.cwiseInverse().cast<float>().transpose().array()).matrix();
   const MatF Y = Xf * P.W.transpose();
@@ -113,7 +113,7 @@ TEST(Awq, FoldingKeepsTheFloatOutput) {
 TEST(Awq, SolveAwqLossIsTheFoldedOutputError) {
   const auto P = make_problem();
   const auto spec = parse_spec("int3-g32");
-  const AwqResult r = awq_search({&P.W}, stats_of(P.X), spec);
+  const AwqResult r = awq_search({&P.W}, stats_of(P.X), {spec});
   const QuantizedWeight q = solve_awq(P.W, P.H, r.s, spec);
   // W_q is in the scaled space: the folded model computes (X / s) W_q^T.
   const linalg::Mat Xs = P.X * r.s.cwiseInverse().asDiagonal();
@@ -130,7 +130,7 @@ TEST(Awq, ClipSearchOnGrid) {
   const calib::Stats st = stats_of(P.X);
   for (const char* name : {"int4", "int3-asym", "int3-g32", "int2-asym-g32"}) {
     const auto spec = parse_spec(name);
-    const AwqResult r = awq_search({&P.W}, st, spec);
+    const AwqResult r = awq_search({&P.W}, st, {spec});
     AwqOptions opt;
     const QuantizedWeight plain = solve_awq(P.W, P.H, r.s, spec, opt);
     opt.clip_search = true;
@@ -152,9 +152,9 @@ TEST(Awq, BadInputNamesTheProblem) {
   const auto P = make_problem();
   const calib::Stats st = stats_of(P.X);
   const auto int4 = parse_spec("int4");
-  test::expect_error([&] { awq_search({}, st, int4); }, "no linears");
+  test::expect_error([&] { awq_search({}, st, {int4}); }, "no linears");
   const MatF narrow = P.W.leftCols(64);
-  test::expect_error([&] { awq_search({&P.W, &narrow}, st, int4); }, "linear 1 of the input set has 64 inputs");
+  test::expect_error([&] { awq_search({&P.W, &narrow}, st, {int4}); }, "linear 1 of the input set has 64 inputs");
   linalg::Vec s = linalg::Vec::Ones(128);
   s[9] = -1;
   test::expect_error([&] { apply_awq(P.W, s); }, "s[9] = -1");

@@ -37,7 +37,7 @@ static const std::vector<ExportTarget>& export_targets() {
       {"gguf", "GGUF v3 for llama.cpp: a float checkpoint, or a .hessq quantized to ggml types (--wformat q4_k, ...); "
                "--type f32 (default), f16 or bf16 for the float matrices",
        [](const ExportArgs& a) {
-         exporting::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force});
+         exporting::export_gguf(a.model, a.out, {a.type.empty() ? "f32" : a.type, a.tokenizer, a.force, std::nullopt});
        }},
       {"gptq", "HF directory, GPTQ format (transformers, GPTQModel, vLLM) of an INT2/3/4/8 .hessq; --type f16|bf16|f32 "
                "for the unquantized tensors",

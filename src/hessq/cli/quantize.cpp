@@ -18,12 +18,16 @@
 #include "hessq/core/memory.hpp"
 #include "hessq/core/random.hpp"
 #include "hessq/eval/text.hpp"
+#include "hessq/export/gguf_export.hpp"
+#include "hessq/formats/ggml_presets.hpp"
+#include "hessq/formats/ggml_types.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/hessq_format.hpp"
 #include "hessq/io/tensor_store.hpp"
 #include "hessq/methods/layer_quant.hpp"
 #include "hessq/pipeline/driver.hpp"
 #include "hessq/pipeline/dump.hpp"
+#include "hessq/pipeline/ggml_plan.hpp"
 #include "hessq/pipeline/recipe.hpp"
 #include "hessq/pipeline/summary.hpp"
 
@@ -37,7 +41,7 @@ struct QuantizeArgs {
   int64_t calib_tokens = 16384, heldout_tokens = 2048, calib_max_chars = 0;
   int calib_window = 0;  // 0: min(model context, 512)
   bool float_inputs = false, json = false, resume = false, force = false;
-  std::string hidden_dtype = "f32", spill, head_format;
+  std::string hidden_dtype = "f32", spill, head_format, ggml_type;
   std::vector<std::string> sets;  // --set PASS.KEY=VALUE
   // --method flags; applied only when given
   int bits = 4, group = 0, grid = 20;
@@ -114,6 +118,13 @@ static SetFlag parse_set_flag(const std::string& s) {
   return f;
 }
 
+// The spec name of a preset's default type ("Q4_K_M" -> "q4_k").
+static std::string default_ggml_spec(const std::string& preset) {
+  std::string name = formats::ggml_type_name(formats::ggml_id(formats::ggml_preset_base(pipeline::canonical_ggml_preset(preset))));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
 // The recipe from --method and its flags, each set through the registry's checks.
 static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
   std::string method = a.method;
@@ -133,7 +144,11 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
               "e.g. int4-g128, to change the weight side)",
               a.format);
   HESSQ_CHECK(a.wformat.empty() || !weight_flags, "--wformat and --bits/--group/--sym/--asym both set the weight format");
-  HESSQ_CHECK(!a.format.empty() || !a.wformat.empty() || a.o_bits->count() > 0,
+  HESSQ_CHECK(a.ggml_type.empty() || (a.format.empty() && a.wformat.empty() && a.aformat.empty() && !weight_flags),
+              "--ggml-type {} sets every tensor's format; drop --format/--wformat/--aformat/--bits/--group", a.ggml_type);
+  // --ggml-type: the solver's spec is the preset's default type; the per-linear ones follow the model.
+  const std::string wformat = a.ggml_type.empty() ? a.wformat : default_ggml_spec(a.ggml_type);
+  HESSQ_CHECK(!a.format.empty() || !wformat.empty() || a.o_bits->count() > 0,
               "--method {} needs the weight format: --bits B (weight-only INT), or --format F (weights and "
               "activations), or --wformat SPEC",
               a.method);
@@ -189,7 +204,7 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
     }
     pipeline::finalize_pass(p, r.source);
   }
-  pipeline::set_formats(r, a.format, a.wformat, a.aformat, r.source);
+  pipeline::set_formats(r, a.format, wformat, a.aformat, r.source);
   HESSQ_CHECK(!a.act_order || r.solver().name == "gptq", "--act-order applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!a.o_damp->count() || r.solver().name == "gptq", "--damp applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!(a.o_gamma->count() || a.o_tau->count() || a.o_max_ratio->count()) || r.find("osaq"),
@@ -330,9 +345,30 @@ static io::DType parse_hidden_dtype(const std::string& s) {
 
 static void run_quantize(const QuantizeArgs& a) {
   // 1. Everything that can be checked before calibrating.
-  const pipeline::Recipe recipe = build_recipe(a);
+  pipeline::Recipe recipe = build_recipe(a);
   check_paths(a);
+  // --out F.gguf: the model is built as F.gguf.hessq (resumable like any .hessq), exported, then removed.
+  const bool to_gguf = fs::path(a.out).extension() == ".gguf";
+  const std::string model_out = to_gguf ? a.out + ".hessq" : a.out;
+  if (to_gguf) exporting::check_gguf_output(a.out, a.force);
   const io::TensorStore src = io::open_tensor_store(a.model);
+  pipeline::QuantizeOptions opt;
+  if (!a.head_format.empty()) {
+    HESSQ_CHECK(a.ggml_type.empty(), "--ggml-type {} sets the embedding's and head's types; drop --head-format",
+                a.ggml_type);
+    opt.embed_spec = opt.head_spec = with_context("--head-format", [&] { return formats::parse_spec(a.head_format); });
+  }
+  if (!a.ggml_type.empty()) {
+    const pipeline::GgmlPlan plan = pipeline::ggml_plan(a.ggml_type, src.cfg);
+    pipeline::apply_ggml_plan(recipe, plan);
+    opt.embed_spec = plan.embedding;
+    opt.head_spec = plan.head;
+  }
+  if (to_gguf) {
+    pipeline::check_gguf_storable(recipe, "--out " + a.out);
+    HESSQ_CHECK(!opt.embed_spec || opt.embed_spec->format == formats::Format::Ggml,
+                "--out {}: --head-format {} is not a ggml type (use q8_0, q6_k, ...)", a.out, a.head_format);
+  }
   pipeline::check_recipe_fits(recipe, src.cfg);
   const io::DType hidden_dtype = parse_hidden_dtype(a.hidden_dtype);
   const std::string tok_path = a.tokenizer.empty() ? io::default_tokenizer_path(a.model) : a.tokenizer;
@@ -342,7 +378,7 @@ static void run_quantize(const QuantizeArgs& a) {
   const calib::Windows w = calibration_windows(a, src.cfg, tok_path, meta.calibration);
   meta.calibration["sequential"] = recipe.sequential;
   meta.source = a.model;
-  const std::string partial = io::hessq_partial_dir(a.out);
+  const std::string partial = io::hessq_partial_dir(model_out);
   std::string spill = a.spill == "auto" ? (fs::path(partial) / "hidden.bin").string() : a.spill;
   pipeline::MemoryEstimate est = pipeline::estimate_memory(src.cfg, recipe, w, hidden_dtype, !spill.empty(), !a.dump.empty());
   const int64_t avail = available_memory_bytes();
@@ -358,17 +394,14 @@ static void run_quantize(const QuantizeArgs& a) {
               est.describe(), gib_str(avail));
   spdlog::info("recipe {}: {} ({}); memory estimate {}", recipe.source, recipe.describe(),
                recipe.sequential ? "sequential" : "float inputs", est.describe());
-  io::HessqWriter writer(a.out, src.cfg.n_layers, run_fingerprint(a, recipe, w, src), a.resume, a.force);
+  io::HessqWriter writer(model_out, src.cfg.n_layers, run_fingerprint(a, recipe, w, src), a.resume, a.force);
 
   // 3. Quantize, block by block, straight into the output.
   std::unique_ptr<pipeline::Dumper> dumper;
   if (!a.dump.empty()) dumper = std::make_unique<pipeline::Dumper>(a.dump);
-  pipeline::QuantizeOptions opt;
   opt.hidden_dtype = hidden_dtype;
   opt.spill_file = spill;
   opt.dumper = dumper.get();
-  if (!a.head_format.empty())
-    opt.head_spec = with_context("--head-format", [&] { return formats::parse_spec(a.head_format); });
   pipeline::HessqSink sink(writer, src.cfg);
   const pipeline::QuantizeReport rep = pipeline::quantize(src, recipe, w, sink, opt);
 
@@ -387,7 +420,16 @@ static void run_quantize(const QuantizeArgs& a) {
   writer.commit(meta, tokenizer_files(tok_path));
   if (dumper) dumper->commit();
 
-  const json manifest = io::read_hessq_manifest(a.out);
+  const json manifest = io::read_hessq_manifest(model_out);
+  if (to_gguf) {
+    exporting::GgufExportOptions eo;
+    eo.float_type = "f16";  // linears a preset keeps float, as llama-quantize stores them
+    eo.tokenizer = tok_path;
+    eo.force = a.force;
+    if (!recipe.ggml_preset.empty()) eo.file_type = formats::ggml_preset_ftype(recipe.ggml_preset);
+    exporting::export_gguf(model_out, a.out, eo);
+    fs::remove_all(model_out);  // hessq wrote it above
+  }
   const json& t = manifest["totals"];
   if (a.json) {
     json j = {{"out", a.out},
@@ -402,9 +444,11 @@ static void run_quantize(const QuantizeArgs& a) {
               {"summary", meta.summary},
               {"timing", meta.timing}};
     j["timing"]["commit_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (to_gguf) j["gguf_bytes"] = static_cast<int64_t>(fs::file_size(a.out));
     fmt::print("{}\n", j.dump(2));
     return;
   }
+  if (to_gguf) fmt::print("{}: GGUF for llama.cpp, {} bytes\n", a.out, fs::file_size(a.out));
   fmt::print("{}: {} quantized linears ({}), {:.4f} bits/weight over quantized linears, {:.4f} over all parameters{}\n",
              a.out, t["quantized_linears"].get<int>(), recipe.describe(), t["bits_per_weight_quantized"].get<double>(),
              t["bits_per_weight_all"].get<double>(),
@@ -493,7 +537,9 @@ void add_quantize(CLI::App& app) {
       ->group("Passes");
   sub->add_flag("--float-inputs", a->float_inputs,
                 "Calibrate every block on the float model's activations instead of the quantized blocks' outputs");
-  sub->add_option("-o,--out", a->out, "Output .hessq directory (its parent must exist; built in OUT.partial)")
+  sub->add_option("-o,--out", a->out,
+                  "Output .hessq directory (its parent must exist; built in OUT.partial), or a .gguf file for llama.cpp "
+                  "(weights in ggml types: --ggml-type or --wformat q4_0 ...; built as OUT.hessq, then exported)")
       ->required();
   sub->add_flag("--resume", a->resume,
                 "Continue an interrupted run of the same command from OUT.partial (same output bytes as an "
@@ -510,6 +556,12 @@ void add_quantize(CLI::App& app) {
                   "Also quantize the token embedding and the output head (RTN) to this weight format, e.g. int8-g32, "
                   "int6-g32 or int4-g32 (default: kept as the source stores them). INT formats in groups of 32k "
                   "values run packed: the embedding is read row by row, the head by the packed decode kernel");
+  sub->add_option("--ggml-type", a->ggml_type,
+                  "llama-quantize's type mix, e.g. Q4_K_M, Q4_K_S, Q3_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0 (any case): each "
+                  "tensor gets the ggml type llama-quantize would give it (more bits for attn_v/ffn_down in some "
+                  "layers, Q6_K/Q8_0 output, its fallbacks for rows that do not fill a block) and the solver quantizes "
+                  "onto that exact grid; the embedding and head by RTN. Weight-only methods: rtn, gptq, awq, osaq+gptq")
+      ->group("Weight format");
   sub->add_option("--dump", a->dump, "Also write each linear's W, calibration X and W_q as .npy + manifest.json here");
   sub->add_flag("--json", a->json,
                 "Print a JSON summary (totals, block_forwards, peak RSS, per-projection diagnostics, timing) on "
@@ -526,6 +578,8 @@ void add_quantize(CLI::App& app) {
               "  hessq quantize --model ../shared/models/stories260K/stories260K.bin --calib "
               "../shared/data/tinystories/tinystories_validation_head.txt --calib-max-chars 100000 --method arhq --format "
               "nvfp4 --rank 8 --out /tmp/s260k-arhq8.hessq\n"
+              "  hessq quantize --model SmolLM2-135M-Instruct.Q4_1.gguf --calib ../shared/data/c4/c4_en_train_first1000.jsonl "
+              "--method gptq --ggml-type Q4_K_M --out smollm2-q4_k_m.gguf   # for llama.cpp\n"
               "  (killed?) rerun the same command with --resume\nSee docs/cli/quantize.md and docs/cli/quantize-w4a4.md.");
   sub->callback([a] { run_quantize(*a); });
 }

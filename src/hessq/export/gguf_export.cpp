@@ -55,17 +55,6 @@ void store_floats(const float* x, int64_t n, uint32_t type, uint8_t* dst) {
 }
 
 // The output may replace only a GGUF file hessq wrote (and only with `force`).
-void check_output(const std::string& out, bool force) {
-  if (!fs::exists(out)) return;
-  HESSQ_CHECK(!fs::is_directory(out), "{}: exists and is a directory; choose another --out", out);
-  HESSQ_CHECK(force, "{}: exists; pass --force to replace it (only a GGUF written by hessq is replaced)", out);
-  bool ours = false;
-  try {
-    ours = io::GgufFile::open(out).has(kHessqKey);
-  } catch (const Error&) {
-  }
-  HESSQ_CHECK(ours, "{}: exists and was not written by hessq (no {} key); refusing to replace it", out, kHessqKey);
-}
 
 std::string arch_string(model::Arch a) {
   switch (a) {
@@ -236,8 +225,20 @@ HessqTensor hessq_tensor(const model::Model& m, const std::string& name, const S
 
 }  // namespace
 
+void check_gguf_output(const std::string& out, bool force) {
+  if (!fs::exists(out)) return;
+  HESSQ_CHECK(!fs::is_directory(out), "{}: exists and is a directory; choose another --out", out);
+  HESSQ_CHECK(force, "{}: exists; pass --force to replace it (only a GGUF written by hessq is replaced)", out);
+  bool ours = false;
+  try {
+    ours = io::GgufFile::open(out).has(kHessqKey);
+  } catch (const Error&) {
+  }
+  HESSQ_CHECK(ours, "{}: exists and was not written by hessq (no {} key); refusing to replace it", out, kHessqKey);
+}
+
 void export_gguf(const std::string& model_path, const std::string& out, const GgufExportOptions& opt) {
-  check_output(out, opt.force);
+  check_gguf_output(out, opt.force);
   const FloatType& ft = float_type(opt.float_type);
   const bool quantized = io::checkpoint_kind(model_path) == io::CheckpointKind::Hessq;
   // A float checkpoint is read tensor by tensor; a .hessq model is loaded (its packed layers as stored).
@@ -253,9 +254,12 @@ void export_gguf(const std::string& model_path, const std::string& out, const Gg
 
   io::GgufWriter w;
   w.add_string("general.architecture", arch);
-  w.add_string("general.name", fs::path(model_path).filename().replace_extension().string());
+  // The model's name: its file name without hessq's and GGUF's extensions ("m.gguf.hessq" -> "m").
+  fs::path name = fs::path(model_path).filename();
+  while (name.extension() == ".hessq" || name.extension() == ".gguf" || name.extension() == ".bin") name.replace_extension();
+  w.add_string("general.name", name.string());
   // llama_ftype: a quantized model is "mostly" its block linears' type (reported by llama.cpp only).
-  w.add_u32("general.file_type", quantized ? mostly_type(*qmodel, ft.file_type) : ft.file_type);
+  w.add_u32("general.file_type", opt.file_type ? *opt.file_type : quantized ? mostly_type(*qmodel, ft.file_type) : ft.file_type);
   if (quantized) w.add_u32("general.quantization_version", 2);
   w.add_string(kHessqKey, std::string(HESSQ_VERSION) + " (" + HESSQ_COMMIT + ")");
   add_hparams(w, cfg, arch);

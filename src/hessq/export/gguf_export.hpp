@@ -16,6 +16,8 @@
 // biases are F32; the other float tensors in `float_type`. The model is streamed: one tensor is in
 // memory at a time.
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace hessq::exporting {
@@ -24,9 +26,15 @@ struct GgufExportOptions {
   std::string float_type = "f32";  // f32, f16 or bf16: the storage of float matrices
   std::string tokenizer;           // default: the tokenizer beside the model (io::default_tokenizer_path)
   bool force = false;              // replace an existing file that hessq wrote
+  // general.file_type (llama.h's llama_ftype, e.g. 15 for Q4_K_M); default: the float type's, or for a
+  // quantized model the type of its first block linear.
+  std::optional<uint32_t> file_type;
 };
 
 // Throws hessq::Error naming the file, tensor and reason; nothing is written then.
 void export_gguf(const std::string& model_path, const std::string& out, const GgufExportOptions& opt);
+
+// The check export_gguf makes of `out` first: absent, or (with force) a GGUF file hessq wrote.
+void check_gguf_output(const std::string& out, bool force);
 
 }  // namespace hessq::exporting

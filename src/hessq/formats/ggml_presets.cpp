@@ -11,14 +11,22 @@ namespace {
 
 struct Preset {
   const char* name;
-  GgmlType base;  // the default type
+  GgmlType base;   // the default type
+  uint32_t ftype;  // llama.h's LLAMA_FTYPE_MOSTLY_<name>
 };
 constexpr Preset kPresets[] = {
-    {"Q4_0", GgmlType::kQ4_0},   {"Q4_1", GgmlType::kQ4_1},   {"Q5_0", GgmlType::kQ5_0},   {"Q5_1", GgmlType::kQ5_1},
-    {"Q8_0", GgmlType::kQ8_0},   {"Q2_K", GgmlType::kQ2_K},   {"Q3_K_S", GgmlType::kQ3_K}, {"Q3_K_M", GgmlType::kQ3_K},
-    {"Q3_K_L", GgmlType::kQ3_K}, {"Q4_K_S", GgmlType::kQ4_K}, {"Q4_K_M", GgmlType::kQ4_K}, {"Q5_K_S", GgmlType::kQ5_K},
-    {"Q5_K_M", GgmlType::kQ5_K}, {"Q6_K", GgmlType::kQ6_K},
+    {"Q4_0", GgmlType::kQ4_0, 2},    {"Q4_1", GgmlType::kQ4_1, 3},    {"Q5_0", GgmlType::kQ5_0, 8},
+    {"Q5_1", GgmlType::kQ5_1, 9},    {"Q8_0", GgmlType::kQ8_0, 7},    {"Q2_K", GgmlType::kQ2_K, 10},
+    {"Q3_K_S", GgmlType::kQ3_K, 11}, {"Q3_K_M", GgmlType::kQ3_K, 12}, {"Q3_K_L", GgmlType::kQ3_K, 13},
+    {"Q4_K_S", GgmlType::kQ4_K, 14}, {"Q4_K_M", GgmlType::kQ4_K, 15}, {"Q5_K_S", GgmlType::kQ5_K, 16},
+    {"Q5_K_M", GgmlType::kQ5_K, 17}, {"Q6_K", GgmlType::kQ6_K, 18},
 };
+
+const Preset& find_preset(const std::string& name) {
+  for (const Preset& p : kPresets)
+    if (name == p.name) return p;
+  HESSQ_FAIL("unknown llama-quantize preset '{}' (known: {})", name, fmt::join(ggml_preset_names(), ", "));
+}
 
 int64_t block_elems(GgmlType type) { return static_cast<int64_t>(ggml_block_size(ggml_id(type))); }
 
@@ -54,20 +62,23 @@ bool is_ggml_preset(const std::string& name) {
   return false;
 }
 
+GgmlType ggml_preset_base(const std::string& preset) { return find_preset(preset).base; }
+uint32_t ggml_preset_ftype(const std::string& preset) { return find_preset(preset).ftype; }
+
 GgmlType ggml_preset_type(const std::string& preset, GgmlRole role, int layer, int n_layers, int64_t ncols,
                           int n_gqa, bool tied) {
-  const Preset* p = nullptr;
-  for (const Preset& q : kPresets)
-    if (preset == q.name) p = &q;
-  HESSQ_CHECK(p, "unknown llama-quantize preset '{}' (known: {})", preset, fmt::join(ggml_preset_names(), ", "));
-  const std::string f = p->name;
-  GgmlType t = p->base;
-  if (role == GgmlRole::Output || (tied && role == GgmlRole::TokenEmbd)) {
-    // The output rule is decided on the default type's block size; no fallback afterwards.
-    if (ncols % block_elems(p->base) != 0) return GgmlType::kQ8_0;
-    return p->base == GgmlType::kQ8_0 ? GgmlType::kQ8_0 : GgmlType::kQ6_K;
-  }
+  const Preset& p = find_preset(preset);
+  const std::string f = p.name;
+  GgmlType t = p.base;
   switch (role) {
+    case GgmlRole::TokenEmbd:
+      if (!tied) break;
+      [[fallthrough]];  // a tied embedding is the output
+    case GgmlRole::Output:
+      // Decided on the default type's block size (Q8_0 when the row does not fill it, else Q6_K); the
+      // fallback below still applies (a 576-wide Q6_K row becomes Q8_0).
+      t = ncols % block_elems(p.base) != 0 || p.base == GgmlType::kQ8_0 ? GgmlType::kQ8_0 : GgmlType::kQ6_K;
+      break;
     case GgmlRole::AttnV:
       if (f == "Q2_K") t = n_gqa >= 4 ? GgmlType::kQ4_K : GgmlType::kQ3_K;
       else if (f == "Q3_K_M") t = layer < 2 ? GgmlType::kQ5_K : GgmlType::kQ4_K;

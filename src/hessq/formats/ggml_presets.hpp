@@ -9,8 +9,11 @@
 //     last eighth of the layers and every third one between), e.g. Q4_K_M: Q6_K in those layers;
 //   - Q4_0 / Q5_0: ffn_down of the first eighth of the layers in Q4_1 / Q5_1 (llama.cpp does this when
 //     an importance matrix is given; hessq always calibrates, so it applies the rule);
-//   - a row that does not fill whole blocks falls back: Q2_K, Q3_K -> Q4_0, Q4_K -> Q5_0,
-//     Q5_K -> Q5_1, Q6_K -> Q8_0, and to F16 when the fallback does not fit either.
+//   - a row that does not fill whole blocks falls back (output included): Q2_K, Q3_K -> Q4_0,
+//     Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, and to F16 when the fallback does not fit either.
+// [choice] a legacy type (Q4_0 ... Q8_0) whose block does not fill a row goes to F16 where llama-quantize
+// stops with "no tensor type fallback" (e.g. stories260K's 172-wide down_proj under Q4_0): the file is
+// still one llama.cpp runs, and the tensor is named in quantize's log.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,6 +28,8 @@ enum class GgmlRole { TokenEmbd, Output, AttnQ, AttnK, AttnV, AttnOutput, FfnGat
 
 std::vector<std::string> ggml_preset_names();  // "Q4_0", ..., "Q4_K_M", ...
 bool is_ggml_preset(const std::string& name);
+GgmlType ggml_preset_base(const std::string& preset);   // the default type (Q4_K for Q4_K_M)
+uint32_t ggml_preset_ftype(const std::string& preset);  // llama.h's llama_ftype (general.file_type)
 
 // The type of a tensor with rows of `ncols` values in block `layer` of `n_layers` (layer ignored for
 // the embedding and output) under `preset`. `tied`: the embedding is also the output. Throws naming

@@ -112,9 +112,11 @@ linalg::Mat awq_scale_hessian(const linalg::Mat& H, const linalg::Vec& s) {
   return inv.asDiagonal() * H * inv.asDiagonal();
 }
 
-AwqResult awq_search(const std::vector<const MatF*>& Ws, const calib::Stats& st, const formats::QuantSpec& spec,
-                     const AwqOptions& opt) {
+AwqResult awq_search(const std::vector<const MatF*>& Ws, const calib::Stats& st,
+                     const std::vector<formats::QuantSpec>& specs, const AwqOptions& opt) {
   HESSQ_CHECK(!Ws.empty(), "awq: no linears given for the input set");
+  HESSQ_CHECK(specs.size() == 1 || specs.size() == Ws.size(), "awq: {} weight formats for {} linears", specs.size(),
+              Ws.size());
   HESSQ_CHECK(opt.grid >= 1, "awq: grid = {} must be >= 1", opt.grid);
   for (size_t i = 0; i < Ws.size(); ++i) {
     HESSQ_CHECK(Ws[i] != nullptr, "awq: linear {} of the input set is null", i);
@@ -133,12 +135,12 @@ AwqResult awq_search(const std::vector<const MatF*>& Ws, const calib::Stats& st,
     const double alpha = static_cast<double>(k) / opt.grid;
     const linalg::Vec s = awq_scales(absmean, alpha);
     double loss = 0;
-    for (const MatF* W : Ws) loss += scaled_loss(*W, s, Hf, spec);
+    for (size_t i = 0; i < Ws.size(); ++i) loss += scaled_loss(*Ws[i], s, Hf, specs[specs.size() == 1 ? 0 : i]);
     res.losses.push_back(loss);
     if (k == 0) res.loss_identity = loss;
     if (loss < res.loss) res.loss = loss, res.alpha = alpha, res.s = s;
   }
-  HESSQ_CHECK(std::isfinite(res.loss), "awq: the output error is not finite for any alpha (spec '{}')", spec.name());
+  HESSQ_CHECK(std::isfinite(res.loss), "awq: the output error is not finite for any alpha (spec '{}')", specs[0].name());
   return res;
 }
 

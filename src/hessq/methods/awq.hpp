@@ -49,9 +49,10 @@ struct AwqResult {
   std::vector<double> losses;  // loss at each grid point, alpha = k / grid
 };
 
-// Ws: the linears sharing the input described by st, each [m_i, n] with n = st.n.
-AwqResult awq_search(const std::vector<const MatF*>& Ws, const calib::Stats& st, const formats::QuantSpec& spec,
-                     const AwqOptions& opt = {});
+// Ws: the linears sharing the input described by st, each [m_i, n] with n = st.n; specs: the weight
+// format of each (one spec: of all).
+AwqResult awq_search(const std::vector<const MatF*>& Ws, const calib::Stats& st,
+                     const std::vector<formats::QuantSpec>& specs, const AwqOptions& opt = {});
 
 // The scales for one alpha (normalized as above); absmean: [n].
 linalg::Vec awq_scales(const linalg::Vec& absmean, double alpha);

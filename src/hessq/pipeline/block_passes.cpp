@@ -138,7 +138,7 @@ calib::Stats pad_stats(const calib::Stats& st, int64_t n) {
   return p;
 }
 
-void run_awq(BlockWork& w, const Pass& pass, const Pass& solver, BlockCalib& bc, const model::ModelConfig& c,
+void run_awq(BlockWork& w, const Pass& pass, const Recipe& recipe, BlockCalib& bc, const model::ModelConfig& c,
              int layer) {
   for (InputKind k : model::kAllInputs) {
     if (k == InputKind::AttnOut && !pass.awq_o_proj) continue;
@@ -147,12 +147,21 @@ void run_awq(BlockWork& w, const Pass& pass, const Pass& solver, BlockCalib& bc,
     calib::Stats st = bc.st[i];
     if (k == InputKind::AttnOut) tie_gqa(st, c);
     const int64_t n = st.n;
-    const int64_t np = solver_input_dim(solver, n, model::linear_name(layer, projs[0]));
+    // The search weighs the readers that are quantized, each in its own format (a ggml preset's types
+    // differ by linear; all readers pad alike, as only INT/FP groups pad and those are one spec).
     std::vector<MatF> padded;
-    for (model::Proj p : projs) padded.push_back(pad_cols(w.W[model::proj_index(p)], np));
+    std::vector<formats::QuantSpec> specs;
+    int64_t np = n;
+    for (model::Proj p : projs)
+      if (const std::optional<Pass> s = recipe.solver_for(layer, p)) {
+        np = solver_input_dim(*s, n, model::linear_name(layer, p));
+        padded.push_back(pad_cols(w.W[model::proj_index(p)], np));
+        specs.push_back(s->spec);
+      }
+    if (padded.empty()) continue;  // every reader stays float
     std::vector<const MatF*> Ws;
     for (const MatF& P : padded) Ws.push_back(&P);
-    const methods::AwqResult r = methods::awq_search(Ws, pad_stats(st, np), solver.spec, pass.awq);
+    const methods::AwqResult r = methods::awq_search(Ws, pad_stats(st, np), specs, pass.awq);
     const linalg::Vec s = r.s.head(n);
     for (model::Proj p : projs) {
       const int pi = model::proj_index(p);
@@ -282,7 +291,7 @@ BlockWork begin_block(const model::LayerWeights& L, int layer, const model::Mode
 void run_block_passes(BlockWork& w, BlockCalib& bc, const Recipe& r, const model::ModelConfig& cfg, int layer) {
   for (const Pass& pass : r.passes) {
     if (pass.name == "osaq") run_osaq(w, pass, bc, layer, cfg.n_layers);
-    if (pass.name == "awq") run_awq(w, pass, r.solver(), bc, cfg, layer);
+    if (pass.name == "awq") run_awq(w, pass, r, bc, cfg, layer);
     if (pass.name == "smoothquant") run_smoothquant(w, pass, bc, r);
   }
 }

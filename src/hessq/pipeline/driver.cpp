@@ -341,6 +341,8 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
       const bool last_reader = p == model::projs_reading(k).back() && !opt_.dumper;
       LinearProblem prob;
       prob.name = name;
+      prob.layer = l;
+      prob.proj = p;
       prob.W = &pb.w.W[pi];
       prob.W_ref = &pb.w.ref(pi);
       prob.bias = pb.w.bias[pi];
@@ -365,7 +367,7 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
       }
       seconds_[name] = seconds;
       spdlog::info("[blk {}/{}] {:<9} {} {}{}  loss_rel {:.3e}{}  {:.2f} s", l + 1, cfg_.n_layers, model::proj_name(p),
-                   r_.method, r_.weight_spec().name(), ranks[pi] > 0 ? fmt::format(" r{}", ranks[pi]) : "",
+                   r_.method, d.value("format", std::string()), ranks[pi] > 0 ? fmt::format(" r{}", ranks[pi]) : "",
                    d.value("loss_rel", 0.0),
                    d.contains("snr_db") ? fmt::format("  snr {:.2f} dB (plain {:.2f} dB)", d.value("snr_db", 0.0),
                                                       d.value("snr_rtn_db", 0.0))
@@ -375,7 +377,7 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
         const model::Linear* lin = sol.linear.get();
         if (auto* a = dynamic_cast<const model::ActQuantLinear*>(lin)) lin = a->residual().get();
         const auto* ql = dynamic_cast<const model::QuantizedLinear*>(lin);
-        opt_.dumper->add(LinearDump{l, p, k, pb.w.W[pi], pb.bc.all[i], to_mat(ql->dequantized())}, r_.weight_spec());
+        if (ql) opt_.dumper->add(LinearDump{l, p, k, pb.w.W[pi], pb.bc.all[i], to_mat(ql->dequantized())}, ql->spec());
       }
       std::shared_ptr<model::Linear> lin = sol.linear;
       if (p == model::Proj::Down && down_rotation)
@@ -471,7 +473,8 @@ QuantizeReport Driver::run(BlockSink& sink) {
   auto t0 = Clock::now();
   std::vector<io::StoredTensor> final_tensors = mt_.final_tensors(src_, rep.cfg);
   io::QuantizedTensors quantized;
-  if (opt_.head_spec) quantized = quantize_embeddings(*opt_.head_spec, rep.cfg, final_tensors);
+  if (opt_.embed_spec || opt_.head_spec)
+    quantized = quantize_embeddings(opt_.embed_spec, opt_.head_spec, rep.cfg, final_tensors);
   sink.put_tensors(rep.cfg, final_tensors, quantized);
   t_.write += seconds_since(t0);
   rep.block_forwards = forwards_;

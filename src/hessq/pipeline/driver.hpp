@@ -90,7 +90,8 @@ struct QuantizeOptions {
   io::DType hidden_dtype = io::DType::F32;  // storage of the hidden states (F32, F16, BF16)
   std::string spill_file;                   // non-empty: keep the hidden states in this file
   Dumper* dumper = nullptr;                 // --dump: each linear's W, X and W_q
-  std::optional<formats::QuantSpec> head_spec;  // --head-format: embedding and head (pipeline/head_quant.hpp)
+  // The token embedding's and the untied head's formats (pipeline/head_quant.hpp); nullopt: as stored.
+  std::optional<formats::QuantSpec> embed_spec, head_spec;
 };
 
 struct QuantizeReport {

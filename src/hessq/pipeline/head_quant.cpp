@@ -23,16 +23,24 @@ std::shared_ptr<const model::QuantizedLinear> rtn(const formats::QuantSpec& spec
 
 }  // namespace
 
-io::QuantizedTensors quantize_embeddings(const formats::QuantSpec& spec, const model::ModelConfig& cfg,
+io::QuantizedTensors quantize_embeddings(const std::optional<formats::QuantSpec>& embed,
+                                         const std::optional<formats::QuantSpec>& head, const model::ModelConfig& cfg,
                                          std::vector<io::StoredTensor>& tensors) {
   io::QuantizedTensors out;
   std::vector<io::StoredTensor> rest;
+  bool found = false;
   for (const io::StoredTensor& t : tensors) {
-    if (t.name == "model.embed_tokens.weight") out.emplace_back("model.embed_tokens", rtn(spec, t, "model.embed_tokens"));
-    else if (t.name == "lm_head.weight" && !cfg.tie_embeddings) out.emplace_back("lm_head", rtn(spec, t, "lm_head"));
-    else rest.push_back(t);
+    if (t.name == "model.embed_tokens.weight") {
+      found = true;
+      if (embed) out.emplace_back("model.embed_tokens", rtn(*embed, t, "model.embed_tokens"));
+      else rest.push_back(t);
+    } else if (t.name == "lm_head.weight" && !cfg.tie_embeddings && head) {
+      out.emplace_back("lm_head", rtn(*head, t, "lm_head"));
+    } else {
+      rest.push_back(t);
+    }
   }
-  HESSQ_CHECK(!out.empty(), "--head-format: no embedding among the model's final tensors");
+  HESSQ_CHECK(found, "quantizing the embedding: no model.embed_tokens.weight among the model's final tensors");
   tensors = std::move(rest);
   return out;
 }

@@ -116,6 +116,17 @@ const Pass* Recipe::of_scope(PassScope s) const {
   return nullptr;
 }
 
+std::optional<Pass> Recipe::solver_for(int layer, model::Proj p) const {
+  if (linear_specs.empty()) return solver();
+  HESSQ_CHECK(layer >= 0 && layer < static_cast<int>(linear_specs.size()), "{}: no weight formats for layer {}", source,
+              layer);
+  const std::optional<formats::QuantSpec>& spec = linear_specs[layer][model::proj_index(p)];
+  if (!spec) return std::nullopt;
+  Pass s = solver();
+  s.spec = *spec;
+  return s;
+}
+
 const Pass* Recipe::branch() const { return of_scope(PassScope::Branch); }
 
 nlohmann::ordered_json Recipe::to_json() const {
@@ -135,10 +146,20 @@ nlohmann::ordered_json Recipe::to_json() const {
     if (info->scope == PassScope::Solver) params["resolved_format"] = p.spec.name();
     j["passes"].push_back({{p.name, std::move(params)}});
   }
+  if (!linear_specs.empty()) {  // per layer, the 7 block linears' formats in model::kAllProjs order
+    j["format"]["ggml_preset"] = ggml_preset;
+    j["linear_formats"] = nlohmann::ordered_json::array();
+    for (const auto& layer : linear_specs) {
+      nlohmann::ordered_json names = nlohmann::ordered_json::array();
+      for (const auto& spec : layer) names.push_back(spec ? spec->name() : "f16");
+      j["linear_formats"].push_back(std::move(names));
+    }
+  }
   return j;
 }
 
 std::string Recipe::describe() const {
+  if (!ggml_preset.empty()) return fmt::format("{} {} (llama-quantize's per-tensor types)", method, ggml_preset);
   if (!act) return fmt::format("{} {}", method, weight_spec().name());
   return fmt::format("{} {} (W {}, A {})", method, format_name.empty() ? weight_spec().name() : format_name,
                      weight_spec().name(), act->name());
@@ -265,10 +286,16 @@ void check_recipe_fits(const Recipe& r, const model::ModelConfig& cfg) {
                 "q/k/v/gate/up); the objective does not pad: use a group that divides {}",
                 what, w.name(), w.group, cfg.dim, cfg.dim);
   }
+  HESSQ_CHECK(r.linear_specs.empty() || static_cast<int>(r.linear_specs.size()) == cfg.n_layers,
+              "{}: per-linear weight formats for {} layers, the model has {}", r.source, r.linear_specs.size(),
+              cfg.n_layers);
   for (model::Proj p : model::kAllProjs) {
     const auto [m, n] = model::proj_shape(cfg, p);
     const std::string what = fmt::format("{} ({} [{}, {}] in every layer)", r.source, model::proj_name(p), m, n);
-    solver_input_dim(r.solver(), n, what);
+    if (r.linear_specs.empty()) solver_input_dim(r.solver(), n, what);
+    for (int l = 0; l < static_cast<int>(r.linear_specs.size()); ++l)
+      if (const std::optional<Pass> s = r.solver_for(l, p))
+        solver_input_dim(*s, n, fmt::format("{} ({} [{}, {}], {})", r.source, model::linear_name(l, p), m, n, s->spec.name()));
     if (r.act) model::check_activation_spec(*r.act, r.weight_spec(), n, what);
     if (branch && !branch->branch.alloc)
       HESSQ_CHECK(branch->branch.rank <= std::min(m, n),

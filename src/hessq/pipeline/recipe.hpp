@@ -14,6 +14,8 @@
 // W4A4 / W4A8 are recipes with one. Without a solver, rtn is appended. Errors name the file, the line,
 // the pass and the key, and list what is accepted.
 #pragma once
+#include <array>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,9 +23,13 @@
 #include <nlohmann/json.hpp>
 
 #include "hessq/model/config.hpp"
+#include "hessq/model/linear.hpp"
 #include "hessq/pipeline/passes.hpp"
 
 namespace hessq::pipeline {
+
+// One weight spec per block linear, [layer][model::proj_index(p)]; nullopt: the linear stays float.
+using LinearSpecs = std::vector<std::array<std::optional<formats::QuantSpec>, std::size(model::kAllProjs)>>;
 
 struct Recipe {
   std::vector<Pass> passes;  // scope order; the solver last
@@ -34,8 +40,15 @@ struct Recipe {
   std::optional<formats::QuantSpec> act;
   // The layer format's name when one was given (nvfp4, w4a8, "w:int4-g128,a:int8-tok"), for reports.
   std::string format_name;
+  // Weight specs that differ by linear: quantize --ggml-type PRESET sets them (pipeline/ggml_plan.hpp,
+  // llama-quantize's per-tensor types). Empty: every block linear takes the solver's spec.
+  LinearSpecs linear_specs;
+  std::string ggml_preset;  // that preset's name, for reports
 
   const Pass& solver() const { return passes.back(); }
+  // The solver of block linear (layer, p): solver() with that linear's weight spec; nullopt when the
+  // linear stays float (a preset's F16 fallback).
+  std::optional<Pass> solver_for(int layer, model::Proj p) const;
   const formats::QuantSpec& weight_spec() const { return solver().spec; }
   const Pass* find(const std::string& pass) const;  // by canonical name; nullptr if absent
   const Pass* branch() const;                       // the svdquant / arhq / arhq-h pass, if any
@@ -68,7 +81,7 @@ void validate_structure(const Recipe& r);
 void validate_recipe(const Recipe& r);
 
 // Everything that can be checked against a model before calibrating, for every block linear of
-// `cfg`: the weight group vs the input dim (padding), the activation format and its pairing with the
+// `cfg`: linear_specs' shape, the weight group vs the input dim (padding), the activation format and its pairing with the
 // weight format, the branch rank vs min(m, n). Errors name the linear (e.g. "k_proj [32, 64] in every
 // layer").
 void check_recipe_fits(const Recipe& r, const model::ModelConfig& cfg);

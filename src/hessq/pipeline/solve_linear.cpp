@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "hessq/core/error.hpp"
+#include "hessq/core/half.hpp"
 #include "hessq/core/timer.hpp"
 #include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/methods/arhq_refine.hpp"
@@ -69,9 +70,9 @@ methods::QuantizedWeight run_gptq(const Pass& s, const MatF& W_in, HArg&& H) {
   return methods::solve_gptq(W_in, std::forward<HArg>(H), spec, s.gptq);
 }
 
-// Step 3: the solver on the (padded) weight, dispatching on the solver and the weight format.
-methods::QuantizedWeight run_solver(const Recipe& r, const MatF& W_in, const linalg::Mat& H) {
-  const Pass& s = r.solver();
+// Step 3: the solver `s` (r's, with this linear's spec) on the (padded) weight, dispatching on the
+// solver and the weight format.
+methods::QuantizedWeight run_solver(const Recipe& r, const Pass& s, const MatF& W_in, const linalg::Mat& H) {
   const formats::QuantSpec& spec = s.spec;
   if (s.name == "gptq") return run_gptq(s, W_in, H);
   if (spec.format == formats::Format::Ggml) return methods::solve_rtn_ggml(W_in, spec, &H, s.rtn_importance);
@@ -79,6 +80,31 @@ methods::QuantizedWeight run_solver(const Recipe& r, const MatF& W_in, const lin
   if (awq && awq->awq.clip_search)  // AWQ's clip search replaces plain rounding (W is already scaled)
     return methods::solve_awq(W_in, H, linalg::Vec::Ones(W_in.cols()), spec, awq->awq);
   return methods::solve_rtn(W_in, spec, &H);
+}
+
+// A linear the recipe keeps float: its weight rounded to F16 (as GGUF stores it), and the loss of that.
+LinearSolution keep_float(const LinearProblem& p, const Recipe& r) {
+  HESSQ_CHECK(!r.act && !p.s && p.rank == 0, "{}: a linear kept float cannot take activation quantization, smoothing "
+              "or a low-rank branch", p.name);
+  const MatF& W = *p.W;
+  const MatF& W_ref = p.W_ref ? *p.W_ref : W;
+  MatF W_h(W.rows(), W.cols());
+  for (Eigen::Index i = 0; i < W.size(); ++i) W_h.data()[i] = f16_to_f32(f32_to_f16(W.data()[i]));
+  LinearSolution out;
+  json& d = out.diag;
+  const double signal = methods::quadratic_trace(W_ref, *p.H);
+  d["solver"] = "none";
+  d["format"] = "f16";
+  d["loss"] = methods::proxy_loss(W, W_h, *p.H);
+  d["loss_vs_float"] = methods::proxy_loss(W_ref, W_h, *p.H);
+  d["loss_rel"] = signal > 0 ? d["loss_vs_float"].get<double>() / signal : 0.0;
+  d["rank"] = 0;
+  d["params"] = W.rows() * W.cols();
+  d["extra_params"] = 0;
+  d["extra_params_pct"] = 0.0;
+  d["bits_per_weight"] = 16.0;
+  out.linear = std::make_shared<model::DenseLinear>(to_tensor(W_h), p.bias);
+  return out;
 }
 
 }  // namespace
@@ -97,6 +123,9 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
   const bool branch = bpass != nullptr && p.rank > 0;
   LinearSolution out;
   json& d = out.diag;
+  const std::optional<Pass> solver_of_linear = r.solver_for(p.layer, p.proj);
+  if (!solver_of_linear) return keep_float(p, r);
+  const Pass& solver = *solver_of_linear;
 
   // Step 1: the smoothed weight W diag(s). Copies are made only where a step changes the weight (the
   // weights of a 8B model's MLP are 235 MB each).
@@ -149,7 +178,6 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
 
   // Step 3: Q_w(W_res), zero-padded to the weight's group.
   t0 = Clock::now();
-  const Pass& solver = r.solver();
   const int64_t np = solver_input_dim(solver, n, p.name);
   const linalg::Mat H_s = p.s ? smooth_hessian(*p.H, *p.s) : linalg::Mat();
   const linalg::Mat& H = p.s ? H_s : *p.H;
@@ -166,7 +194,7 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
     const MatF& W_in = np != n ? *W_in_store : W_res;
     const methods::QuantizedWeight qw = with_context("solving " + p.name, [&] {
       if (take_H) return run_gptq(solver, W_in, std::move(*p.H_last_reader));
-      return np == n ? run_solver(r, W_in, H) : run_solver(r, W_in, pad_sym(H, np));
+      return np == n ? run_solver(r, solver, W_in, H) : run_solver(r, solver, W_in, pad_sym(H, np));
     });
     solver_loss = qw.proxy_loss;
     HESSQ_CHECK(qw.W_q.rows() == m && qw.W_q.cols() == np, "{}: the solver returned [{}, {}], expected [{}, {}]",
@@ -235,7 +263,7 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
     d["snr_db"] = snr_of(Y, Y_hat);
     MatF Xq = X;
     if (r.act) model::quantize_activations(*r.act, X.data(), X.rows(), X.cols(), Xq.data());
-    d["snr_rtn_db"] = snr_of(methods::matmul_nt(X, W), methods::matmul_nt(Xq, methods::fake_quant_padded(r.weight_spec(), W)));
+    d["snr_rtn_db"] = snr_of(methods::matmul_nt(X, W), methods::matmul_nt(Xq, methods::fake_quant_padded(solver.spec, W)));
     d["snr_tokens"] = X.rows();
   }
   out.diag_s = seconds_since(t0);

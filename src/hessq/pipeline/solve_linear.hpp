@@ -9,6 +9,8 @@
 //      or NVFP4 1x16 grids (methods/gptq_mx.hpp); packed (model::make_quantized_linear);
 //   4. the layer: a model::QuantizedLinear, or a model::ActQuantLinear when an activation format,
 //      smoothing or a branch is present: Q_x(x / s) Q_w(W_res)^T + b + (x / s A) B^T.
+// A linear the recipe keeps float (Recipe::solver_for: a ggml preset's F16 fallback) becomes a
+// model::DenseLinear of its weight rounded to F16, the values the GGUF file will hold.
 // Diagnostics: proxy losses against the solver's input and the float layer (calibration H, held-out
 // rows), the branch's singular values, bits per weight, and with a token sample the layer SNR next to
 // the plain quantized layer's.
@@ -30,6 +32,8 @@ namespace hessq::pipeline {
 
 struct LinearProblem {
   std::string name;                        // "model.layers.3.self_attn.q_proj"
+  int layer = 0;                           // its block and projection (Recipe::solver_for)
+  model::Proj proj = model::Proj::Q;
   const methods::MatF* W = nullptr;        // [m, n] the weight after the block passes, unsmoothed
   const methods::MatF* W_ref = nullptr;    // the float layer in the same space (diagnostics)
   std::optional<Tensor> bias;              // [m]
