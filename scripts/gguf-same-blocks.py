@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Compares the block-quantized linear tensors (blk.*.weight, norms excluded) of two GGUF files byte for byte.
+"""Compares the linear tensors (blk.*.weight, norms excluded; token_embd and output) of two GGUF files byte for byte.
 
     scripts/gguf-same-blocks.py A.gguf B.gguf
 
 Prints how many tensors hold identical bytes (same type and data) and how many differ. Pure Python (no numpy).
-Used by scripts/results-gguf-export.sh: hessq's rtn on Q4_0 against llama-quantize's Q4_0."""
+Used by scripts/results-gguf-export.sh and results-gguf-presets.sh: hessq's rtn against llama-quantize's file."""
 import struct, sys
 def read(path):
     f = open(path, 'rb').read()
@@ -37,7 +37,8 @@ def read(path):
 fa, da, ta = read(sys.argv[1]); fb, db, tb = read(sys.argv[2])
 same = diff = 0
 for name in ta:
-    if not name.startswith('blk.') or not name.endswith('.weight') or 'norm' in name: continue
+    linear = name.startswith('blk.') and name.endswith('.weight') and 'norm' not in name
+    if not linear and name not in ('token_embd.weight', 'output.weight'): continue
     ne, t, off = ta[name]; ne2, t2, off2 = tb[name]
     n = 1
     for d in ne: n *= d

@@ -66,7 +66,9 @@ TEST(ExportCli, GgmlTypesExportExactly) {
   const std::string src = ggml_friendly_model(dir);
   const std::string text = test::shared_path("data/tinystories/tinystories_validation_head.txt");
   const std::string eval = " --ppl " + text + " --skip-chars 4000 --max-chars 4000 --ctx 128 --json";
-  for (const char* method : {"gptq --wformat q4_k", "rtn --wformat q4_0 --set rtn.imatrix=true"}) {
+  // INT symmetric in groups of 32 is Q4_0 / Q8_0 exactly (d = the F16 scale, code = the signed code).
+  for (const char* method : {"gptq --wformat q4_k", "rtn --wformat q4_0 --set rtn.imatrix=true",
+                             "gptq --bits 4 --group 32 --sym", "rtn --bits 8 --group 32 --sym"}) {
     const std::string q = (dir / "q.hessq").string(), g = (dir / "q.gguf").string();
     const test::CliResult r = test::run_hessq("--quiet quantize --model " + src + " --calib " + text +
                                               " --calib-max-chars 4000 --calib-tokens 512 --heldout-tokens 0 "
@@ -83,10 +85,12 @@ TEST(ExportCli, GgmlTypesExportExactly) {
     const double pa = nlohmann::json::parse(a.out).at("ppl").get<double>();
     EXPECT_NEAR(nlohmann::json::parse(b.out).at("ppl").get<double>(), pa, 1e-5 * pa) << method;
     const test::CliResult ins = test::run_hessq("inspect " + g);
-    EXPECT_NE(ins.out.find(std::string(method).find("q4_k") != std::string::npos ? "Q4_K" : "Q4_0"), std::string::npos)
-        << ins.out;
+    const std::string m = method;
+    const char* type = m.find("q4_k") != std::string::npos ? "Q4_K" : m.find("bits 8") != std::string::npos ? "Q8_0" : "Q4_0";
+    EXPECT_NE(ins.out.find(type), std::string::npos) << ins.out;
   }
-  // An INT model has no ggml type: refused, naming the tensor, nothing written.
+  // Asymmetric INT has no exact ggml type (Q4_1's min would be rounded): refused, naming the tensor,
+  // nothing written.
   const std::string q = (dir / "int.hessq").string(), g = (dir / "int.gguf").string();
   ASSERT_EQ(test::run_hessq("--quiet quantize --model " + src + " --calib " + text +
                             " --calib-max-chars 4000 --calib-tokens 512 --heldout-tokens 0 --method rtn --bits 4 "

@@ -15,7 +15,10 @@
 #include "hessq/io/gguf_checkpoint.hpp"
 #include "hessq/io/gguf_writer.hpp"
 #include "hessq/io/tensor_store.hpp"
+#include "hessq/export/int_codes.hpp"
 #include "hessq/formats/ggml_format.hpp"
+#include "hessq/formats/ggml_quantize.hpp"
+#include "hessq/formats/ggml_types.hpp"
 #include "hessq/model/block_forward.hpp"
 #include "hessq/model/layout.hpp"
 #include "hessq/model/quantized_linear.hpp"
@@ -109,13 +112,30 @@ void add_tokenizer(io::GgufWriter& w, const std::string& path, int vocab_size) {
   tokenizer::add_gguf_vocab(w, v);
 }
 
+// The ggml type that holds an INT linear exactly: symmetric codes in groups of 32 with an F16 scale,
+// w = q * s, are Q4_0 / Q5_0 / Q8_0 blocks (d = s, code = q) for 4 / 5 / 8 bits, when the groups fill
+// the rows (no zero-padded last group). Anything else: nullopt.
+std::optional<formats::GgmlType> exact_ggml_type(const formats::QuantSpec& s, int64_t cols) {
+  if (s.format != formats::Format::Int || !s.symmetric || s.granularity != formats::Granularity::PerGroup ||
+      s.group != 32 || cols % 32 != 0)
+    return std::nullopt;
+  switch (s.bits) {
+    case 4: return formats::GgmlType::kQ4_0;
+    case 5: return formats::GgmlType::kQ5_0;
+    case 8: return formats::GgmlType::kQ8_0;
+    default: return std::nullopt;
+  }
+}
+
 // llama.cpp's llama_ftype of a quantized model: LLAMA_FTYPE_MOSTLY_<type> of its first block linear.
 uint32_t mostly_type(const model::Model& m, uint32_t fallback) {
   const auto* q = dynamic_cast<const model::QuantizedLinear*>(&m.layers.at(0).linear(model::Proj::Q));
-  if (!q || q->spec().format != formats::Format::Ggml) return fallback;
+  if (!q) return fallback;
+  const std::optional<formats::GgmlType> exact = exact_ggml_type(q->spec(), q->in_features());
+  if (q->spec().format != formats::Format::Ggml && !exact) return fallback;
   // ggml type id -> llama_ftype (llama.h): Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10, Q3_K_M 12,
   // Q4_K_M 15, Q5_K_M 17, Q6_K 18.
-  switch (q->spec().ggml_type) {
+  switch (exact ? formats::ggml_id(*exact) : q->spec().ggml_type) {
     case 2: return 2;
     case 3: return 3;
     case 8: return 7;
@@ -138,6 +158,22 @@ std::vector<float> rope_freq_factors(const model::ModelConfig& c) {
   std::vector<float> f(base.size());
   for (size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(base[i] / scaled[i]);
   return f;
+}
+
+// An INT linear as ggml blocks of `type` (exact_ggml_type), rows in `order` (empty: as stored).
+void write_int_blocks(const model::QuantizedLinear& q, formats::GgmlType type, const std::vector<int64_t>& order,
+                      const std::string& name, uint8_t* dst) {
+  const IntCodes c = int_codes(q, name);
+  const int64_t nb = c.cols / 32, block_bytes = static_cast<int64_t>(formats::ggml_type_traits(formats::ggml_id(type))->bytes);
+  int codes[32];
+  for (int64_t r = 0; r < c.rows; ++r) {
+    const int64_t src = order.empty() ? r : order[r];
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t g = src * c.groups() + b;
+      for (int j = 0; j < 32; ++j) codes[j] = c.codes[src * c.cols + b * 32 + j] - c.zeros[g];  // q = u - 2^(b-1)
+      formats::ggml_pack_codes(formats::ggml_scale_grid(type, c.scales[g]), codes, dst + (r * nb + b) * block_bytes);
+    }
+  }
 }
 
 // What a tensor of a .hessq model becomes: its ggml type and bytes. Quantized linears in one of
@@ -171,14 +207,19 @@ HessqTensor hessq_tensor(const model::Model& m, const std::string& name, const S
             }};
   };
   auto quantized = [&](const model::QuantizedLinear& q, int heads) -> HessqTensor {
-    HESSQ_CHECK(q.spec().format == formats::Format::Ggml,
-                "{}: {} is stored as {}, which no ggml type holds exactly; quantize with a ggml type "
-                "(--wformat q4_k, q8_0, ...) to export to GGUF",
-                m.source, name, q.spec().name());
-    const int64_t rows = shape[0], rb = formats::ggml_row_bytes(q.spec(), shape[1]);
     const std::vector<int64_t> order =
         heads ? model::rope_row_order(heads, m.cfg.head_dim, m.cfg.rope_style, rope) : std::vector<int64_t>();
     const auto* qp = &q;
+    if (const std::optional<formats::GgmlType> t = exact_ggml_type(q.spec(), shape[1])) {
+      const std::string tensor = name;
+      return {formats::ggml_id(*t), [qp, t, order, tensor](uint8_t* dst) { write_int_blocks(*qp, *t, order, tensor, dst); }};
+    }
+    HESSQ_CHECK(q.spec().format == formats::Format::Ggml,
+                "{}: {} is stored as {}, which no ggml type holds exactly (INT symmetric in groups of 32 with 4, 5 or 8 "
+                "bits does: Q4_0, Q5_0, Q8_0); quantize with a ggml type (--ggml-type Q4_K_M, --wformat q4_k, ...) to "
+                "export to GGUF",
+                m.source, name, q.spec().name());
+    const int64_t rows = shape[0], rb = formats::ggml_row_bytes(q.spec(), shape[1]);
     return {q.spec().ggml_type, [qp, rows, rb, order](uint8_t* dst) {
               const uint8_t* src = qp->packed().codes.data();
               for (int64_t r = 0; r < rows; ++r)

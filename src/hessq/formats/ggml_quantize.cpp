@@ -92,6 +92,21 @@ GgmlGrid q8_0_grid(const float* x) {
   return g;
 }
 
+}  // namespace
+
+GgmlGrid ggml_scale_grid(GgmlType type, float d) {
+  HESSQ_CHECK(type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0 || type == GgmlType::kQ8_0,
+              "ggml_scale_grid: {} is not a symmetric legacy type (Q4_0, Q5_0, Q8_0)", type_name(type));
+  GgmlGrid g = new_grid(type);
+  const float dh = put_f16(g.header.data(), d);
+  g.rounding = GgmlRounding::kNearestMul;  // round to nearest on the stored scale
+  g.inv[0] = dh != 0.0f ? 1.0f / dh : 0.0f;
+  finish_grid(g);
+  return g;
+}
+
+namespace {
+
 // Weighted Q4_0 / Q5_0 (quantize_row_q4_0_impl): make_qx_quants with weights qw * sqrt(sigma2 + x^2);
 // the codes are the search's own rounding with its best inverse scale.
 GgmlGrid legacy_sym_weighted_grid(GgmlType type, const float* x, const float* qw, float sigma2, int nmax) {

@@ -52,6 +52,11 @@ std::vector<GgmlGrid> ggml_row_grids(GgmlType type, const float* x, int64_t n, c
 // Whether ggml_block_grid accepts an importance for `type`.
 bool ggml_supports_importance(GgmlType type);
 
+// The grid of one block of a symmetric legacy type (Q4_0, Q5_0, Q8_0) with the given scale, rounded
+// to f16 as the block stores it: value = d * code. For codes another quantizer chose on that grid (an
+// INT-b symmetric group of 32 with an F16 scale is exactly such a block). Throws for other types.
+GgmlGrid ggml_scale_grid(GgmlType type, float d);
+
 // The code ggml would store for value x at element j of the grid's block, its value, and both at once.
 int ggml_grid_code(const GgmlGrid& g, int j, float x);
 float ggml_grid_value(const GgmlGrid& g, int j, int code);
