@@ -142,7 +142,9 @@ TEST(GgmlQuantize, ImportanceLowersWeightedError) {
           err_w += quant_error(t, x->data() + r * 512, 512, imp->data(), imp->data());
         }
         std::printf("  %-22s weighted / reference error %.3f\n", what.c_str(), err_w / err_ref);  // docs/RESULTS.md
-        if (!(t == GgmlType::kQ3_K && x == &outliers)) EXPECT_LT(err_w, err_ref) << what;
+        if (!(t == GgmlType::kQ3_K && x == &outliers)) {
+          EXPECT_LT(err_w, err_ref) << what;
+        }
       }
     }
   }

@@ -8,8 +8,9 @@
 // and a solver replaces the middle step: it rounds its error-corrected values with ggml_grid_qdq /
 // ggml_grid_code on the same grid, then packs. Two rounding details are kept from ggml:
 //   - the legacy types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) round with the fp32 inverse scale they computed
-//     before storing the scale as f16, so the code is not always the nearest grid point of the
-//     dequantized grid;
+//     before storing the scale as f16 (the weighted ones: the inverse scale and, for Q4_1 / Q5_1,
+//     the min their search rounded with, not the fitted ones stored), so the code is not always the
+//     nearest grid point of the dequantized grid;
 //   - where a sub-block's dequantized scale is 0, every code decodes to the same value; the grid
 //     keeps the codes ggml stores there (zero_code) so that the bytes stay ggml's.
 // With `importance` (per-element non-negative weights: llama-quantize's imatrix, or diag(H)) the grid
