@@ -159,14 +159,14 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
 
 namespace {
 
-// The shared body of make_qkx2_quants and make_qkx3_quants; `weight(i)` gives w_i, `degenerate`
-// is the test for "no range" (qkx2: max == min, qkx3: max <= min).
 // What the L of make_qkx were last rounded with: L_i = clamp(nearest_int(iscale * (x_i - min)), 0, nmax).
 struct QkxRounding {
   float iscale = 0, min = 0;
 };
 
-// `rounded` (may be null) receives what the final L were rounded with.
+// The shared body of make_qkx2_quants and make_qkx3_quants; `weight(i)` gives w_i, `qkx3` selects the
+// test for "no range" (qkx2: max == min, qkx3: max <= min); `rounded` (may be null) receives what
+// the final L were rounded with.
 template <class W>
 float make_qkx(int n, int nmax, const float* x, W weight, bool qkx3, uint8_t* L, float* the_min, uint8_t* Laux,
                float rmin, float rdelta, int nstep, bool use_mad, QkxRounding* rounded) {
