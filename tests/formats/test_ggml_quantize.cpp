@@ -1,20 +1,27 @@
 // ggml quantizers and the solver grid API. Byte equality with llama.cpp itself is checked outside the
 // tests (scripts/check-ggml-quants, docs/RESULTS.md); here: the grid/pack/reference property on
-// random and real rows, the error bounds of the reference rounding, the importance-weighted path,
-// and the errors.
+// random and real rows, the error bounds of the reference rounding, the importance-weighted path
+// (test_ggml_weighted.cpp has more of it), and the errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <string>
 #include <vector>
 
 #include "format_test_util.hpp"
+#include "ggml_test_util.hpp"
 #include "hessq/core/error.hpp"
 #include "hessq/formats/ggml_quantize.hpp"
 
 namespace hessq::formats {
 namespace {
+
+using test::kGgmlWeighted;
+using test::quant_error;
 
 const uint32_t kAll[] = {2, 3, 6, 7, 8, 10, 11, 12, 13, 14};
 
@@ -90,41 +97,56 @@ TEST(GgmlQuantize, GridPackEqualsReferenceOnStories260K) {
   }
 }
 
+// Every weighted type, with a spread importance (5% zeros) and with a uniform one (the weighted
+// search with qw = 1, not the reference): its codes are points of its grid, and the bytes decode to
+// the grid's values.
 TEST(GgmlQuantize, GridPackEqualsWeightedQuantizer) {
   const std::vector<float> x = test_rows(12);
   std::vector<float> imp(512);
   uint64_t seed = 5;
   for (float& w : imp) w = uniform01(seed) < 0.05 ? 0.0f : static_cast<float>(std::exp(3 * uniform01(seed)));
-  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  const std::vector<float> uniform(512, 1.0f);
+  for (GgmlType t : kGgmlWeighted) {
     SCOPED_TRACE(ggml_type_name(ggml_id(t)));
     check_property(t, x, 512, imp.data());
+    check_property(t, x, 512, uniform.data());
   }
 }
 
 // The weighted search is for lower importance-weighted error: over many rows it must beat the reference
-// on that measure (a few rows may not: it is a heuristic search, as in ggml).
+// on that measure (a few rows may not: it is a heuristic search, as in ggml), for an importance spread
+// over ~e^4 and for one concentrated on an eighth of the elements, on rows with ~1% outliers 20-100x
+// larger and on the same rows clipped to +-4. One exception, ggml's own: on the rows with outliers
+// the weighted Q3_K (make_qx_quants, no refinement, weights ~|x| on the outliers) ends above the
+// reference (make_q3_quants: weights x^2, coordinate descent); it is held to the clipped rows only.
+// Each ratio is printed (docs/RESULTS.md quotes them).
 TEST(GgmlQuantize, ImportanceLowersWeightedError) {
-  const std::vector<float> x = test::random_matrix(64, 512, 21);
-  std::vector<float> imp(512);
+  const std::vector<float> outliers = test::random_matrix(64, 512, 21);
+  const std::vector<float> clipped = [&] {
+    std::vector<float> c = outliers;
+    for (float& v : c) v = std::clamp(v, -4.0f, 4.0f);
+    return c;
+  }();
+  std::vector<float> spread(512), few(512);
   uint64_t seed = 9;
-  for (float& w : imp) w = static_cast<float>(std::exp(4 * uniform01(seed)));  // spread over ~e^4
-  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
-    SCOPED_TRACE(ggml_type_name(ggml_id(t)));
-    const GgmlBlockShape s = ggml_block_shape(t);
-    std::vector<uint8_t> q(static_cast<size_t>(512 / s.block * s.bytes));
-    std::vector<float> dq(512);
-    double err_ref = 0, err_w = 0;
-    for (int r = 0; r < 64; ++r) {
-      const float* xr = x.data() + r * 512;
-      for (int pass = 0; pass < 2; ++pass) {
-        ggml_quantize_row(t, xr, 512, pass ? imp.data() : nullptr, q.data());
-        ggml_dequantize(t, q.data(), 512, dq.data());
-        double e = 0;
-        for (int j = 0; j < 512; ++j) e += imp[j] * (xr[j] - dq[j]) * (xr[j] - dq[j]);
-        (pass ? err_w : err_ref) += e;
+  for (float& w : spread) w = static_cast<float>(std::exp(4 * uniform01(seed)));
+  for (float& w : few) w = uniform01(seed) < 0.125 ? 1.0f : 1e-3f;
+  for (const std::vector<float>* x : {&outliers, &clipped}) {
+    for (const std::vector<float>* imp : {&spread, &few}) {
+      for (GgmlType t : kGgmlWeighted) {
+        const std::string what = ggml_type_name(ggml_id(t)) + (x == &outliers ? " outliers" : " clipped") +
+                                 (imp == &few ? " few" : " spread");
+        double err_ref = 0, err_w = 0;
+        for (int r = 0; r < 64; ++r) {
+          err_ref += quant_error(t, x->data() + r * 512, 512, nullptr, imp->data());
+          err_w += quant_error(t, x->data() + r * 512, 512, imp->data(), imp->data());
+        }
+        std::printf("  %-22s weighted / reference error %.3f\n", what.c_str(), err_w / err_ref);  // docs/RESULTS.md
+        if (!(t == GgmlType::kQ3_K && x == &outliers)) {
+          EXPECT_LT(err_w, err_ref) << what;
+        }
       }
     }
-    EXPECT_LT(err_w, err_ref);
   }
 }
 
@@ -174,14 +196,7 @@ TEST(GgmlQuantize, MoreBitsLessError) {
   const std::vector<float> x = test::random_matrix(32, 512, 19);
   double prev = 1e30;
   for (uint32_t id : {10u, 11u, 12u, 13u, 14u, 8u}) {  // Q2_K .. Q6_K, Q8_0
-    const GgmlType t = ggml_block_type(id);
-    const GgmlBlockShape s = ggml_block_shape(t);
-    std::vector<uint8_t> q(x.size() / static_cast<size_t>(s.block) * static_cast<size_t>(s.bytes));
-    std::vector<float> dq(x.size());
-    ggml_quantize_row_ref(t, x.data(), static_cast<int64_t>(x.size()), q.data());
-    ggml_dequantize(t, q.data(), static_cast<int64_t>(x.size()), dq.data());
-    double e = 0;
-    for (size_t j = 0; j < x.size(); ++j) e += (x[j] - dq[j]) * (x[j] - dq[j]);
+    const double e = quant_error(ggml_block_type(id), x.data(), static_cast<int64_t>(x.size()), nullptr, nullptr);
     EXPECT_LT(e, prev) << ggml_type_name(id);
     prev = e;
   }
@@ -210,9 +225,9 @@ TEST(GgmlQuantize, Errors) {
   EXPECT_THROW(ggml_quantize_row_ref(GgmlType::kQ4_0, x.data(), 40, q.data()), Error);
   EXPECT_THROW(ggml_row_grids(GgmlType::kQ8_0, x.data(), 33), Error);
   EXPECT_THROW(ggml_quantize_row_ref(GgmlType::kBF16, x.data(), 32, q.data()), Error);
-  // Importance only where implemented, non-negative.
+  // Importance on every type but Q8_0 (ggml ignores it there), non-negative.
   std::vector<float> imp(512, 1.0f);
-  EXPECT_THROW(ggml_quantize_row(GgmlType::kQ5_K, x.data(), 256, imp.data(), q.data()), Error);
+  EXPECT_THROW(ggml_quantize_row(GgmlType::kQ8_0, x.data(), 256, imp.data(), q.data()), Error);
   imp[3] = -1.0f;
   EXPECT_THROW(ggml_quantize_row(GgmlType::kQ4_K, x.data(), 256, imp.data(), q.data()), Error);
   // Non-finite input.

@@ -1,8 +1,8 @@
 // Solvers onto ggml's block types: RTN is ggml's reference quantizer (the bytes quantize_row_*_ref
-// writes, and W_q what they decode to) or its weighted one with diag(H); GPTQ with a diagonal H and
-// the reference grid is RTN (no feedback: each column rounds on the grid ggml chose); with correlated
-// inputs GPTQ's proxy loss beats RTN's; every result decodes from its own bytes exactly. Rows that
-// do not fill whole blocks and act-order are refused.
+// writes, and W_q what they decode to) or its weighted one with diag(H) (every type but Q8_0); GPTQ
+// with a diagonal H and the reference grid is RTN (no feedback: each column rounds on the grid ggml
+// chose); with correlated inputs GPTQ's proxy loss beats RTN's; every result decodes from its own
+// bytes exactly. Rows that do not fill whole blocks and act-order are refused.
 #include <gtest/gtest.h>
 
 #include "gptq_inputs.hpp"
@@ -48,6 +48,29 @@ TEST(GgmlSolvers, RtnIsGgmlsReferenceQuantizer) {
   }
 }
 
+// rtn with `importance` is ggml's weighted quantizer fed diag(H) (as llama-quantize --imatrix), on
+// every type with one; on Q8_0, which ggml quantizes without weights, the reference.
+TEST(GgmlSolvers, RtnWithImportanceIsGgmlsWeightedQuantizer) {
+  const int64_t m = 4, n = 512;
+  const MatF W = seeded(m, n, 6);
+  const linalg::Mat H = correlated_hessian(n, 256, 4);
+  std::vector<float> diag(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) diag[static_cast<size_t>(j)] = static_cast<float>(H(j, j));
+  for (const char* name : kTypes) {
+    const formats::QuantSpec spec = formats::parse_spec(name);
+    const formats::GgmlType type = formats::ggml_block_type(spec.ggml_type);
+    const QuantizedWeight q = solve_rtn_ggml(W, spec, &H, true);
+    std::vector<uint8_t> want(q.packed->codes.size());
+    const int64_t rb = static_cast<int64_t>(want.size()) / m;
+    const bool weighted = formats::ggml_supports_importance(type);
+    EXPECT_EQ(weighted, type != formats::GgmlType::kQ8_0) << name;
+    for (int64_t r = 0; r < m; ++r)
+      formats::ggml_quantize_row(type, &W(r, 0), n, weighted ? diag.data() : nullptr, want.data() + r * rb);
+    EXPECT_EQ(q.packed->codes, want) << name;
+    EXPECT_EQ(decoded(q), q.W_q) << name;
+  }
+}
+
 TEST(GgmlSolvers, GptqWithADiagonalHessianIsRtn) {
   const MatF W = seeded(16, 512, 1);
   const linalg::Mat H = linalg::Mat::Identity(512, 512) * 2.0;
@@ -89,8 +112,6 @@ TEST(GgmlSolvers, RefusesRaggedRowsActOrderAndOtherFormats) {
   EXPECT_THROW(solve_rtn_ggml(W, formats::parse_spec("q4_k"), nullptr, false), Error);
   EXPECT_THROW(solve_gptq_ggml(W, H, formats::parse_spec("int4-g32")), Error);
   EXPECT_THROW(solve_rtn_ggml(W, formats::parse_spec("q4_0"), nullptr, true), Error);  // importance needs H
-  const linalg::Mat H256 = linalg::Mat::Identity(256, 256);
-  EXPECT_THROW(solve_rtn_ggml(seeded(4, 256, 3), formats::parse_spec("q3_k"), &H256, true), Error);  // not implemented
   GptqOptions opt;
   opt.act_order = true;
   EXPECT_THROW(solve_gptq_ggml(W, H, formats::parse_spec("q4_0"), opt), Error);

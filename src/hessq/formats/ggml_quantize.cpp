@@ -1,6 +1,6 @@
 // Compiled with -ffp-contract=off (CMakeLists.txt). Each *_grid function follows the matching ggml
-// quantizer (quantize_row_<type>_ref, or quantize_row_<type>_impl with quant_weights) up to the point
-// where it rounds the elements; the float expressions keep ggml's operand order.
+// reference quantizer (quantize_row_<type>_ref; the weighted ones are in ggml_quantize_weighted.cpp)
+// up to the point where it rounds the elements; the float expressions keep ggml's operand order.
 #include "hessq/formats/ggml_quantize.hpp"
 
 #include <algorithm>
@@ -10,7 +10,8 @@
 #include <cstring>
 
 #include "hessq/core/error.hpp"
-#include "hessq/core/half.hpp"
+#include "hessq/formats/ggml_grid_build.hpp"
+#include "hessq/formats/ggml_quantize_weighted.hpp"
 #include "hessq/formats/ggml_search.hpp"
 
 namespace hessq::formats {
@@ -18,39 +19,15 @@ namespace hessq::formats {
 namespace {
 
 using ggml_search::nearest_int;
-
-constexpr int kQK = 256;  // QK_K
+using namespace ggml_grid_build;
 
 std::string type_name(GgmlType t) { return ggml_type_name(ggml_id(t)); }
-
-// Stores f as f16 at p and returns the f16's value.
-float put_f16(uint8_t* p, float f) {
-  const uint16_t h = f32_to_f16(f);
-  std::memcpy(p, &h, 2);
-  return f16_to_f32(h);
-}
-
-GgmlGrid new_grid(GgmlType type) {
-  GgmlGrid g;
-  g.type = type;
-  g.shape = ggml_block_shape(type);
-  return g;
-}
-
-// Fills the dequantization scales from the header (ggml's quantizers recompute them the same way).
-void finish_grid(GgmlGrid& g) { g.dq = ggml_block_scales(g.type, g.header.data()); }
 
 // ---- Q4_0, Q5_0 (symmetric, scale = max / -2^(bits-1)) and Q4_1, Q5_1 (scale and min) ----
 
 GgmlGrid legacy_sym_grid(GgmlType type, const float* x, int levels /* 8 or 16 */) {
   GgmlGrid g = new_grid(type);
-  float amax = 0, max = 0;
-  for (int j = 0; j < 32; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
+  const float max = ggml_search::largest_magnitude(32, x);
   const float d = max / static_cast<float>(-levels);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   put_f16(g.header.data(), d);
@@ -107,38 +84,7 @@ GgmlGrid ggml_scale_grid(GgmlType type, float d) {
 
 namespace {
 
-// Weighted Q4_0 / Q5_0 (quantize_row_q4_0_impl): make_qx_quants with weights qw * sqrt(sigma2 + x^2);
-// the codes are the search's own rounding with its best inverse scale.
-GgmlGrid legacy_sym_weighted_grid(GgmlType type, const float* x, const float* qw, float sigma2, int nmax) {
-  GgmlGrid g = new_grid(type);
-  float weight[32];
-  int8_t L[32];
-  for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + x[j] * x[j]);
-  float iscale = 0;
-  const float d = ggml_search::make_qx_quants(32, nmax, x, L, 1, weight, &iscale);
-  put_f16(g.header.data(), d);
-  g.rounding = GgmlRounding::kNearestMul;
-  g.inv[0] = iscale;
-  for (int j = 0; j < 32; ++j) g.zero_code[j] = static_cast<int8_t>(L[j] - nmax);
-  finish_grid(g);
-  return g;
-}
-
 // ---- K-quants ----
-
-// Q4_K / Q5_K: 6-bit scale codes ls and mins lm of 8 sub-blocks into the 12 scale bytes.
-void put_k4_scales(uint8_t* s, const uint8_t* ls, const uint8_t* lm) {
-  for (int j = 0; j < 8; ++j) {
-    if (j < 4) {
-      s[j] = ls[j];
-      s[j + 4] = lm[j];
-    } else {
-      s[j + 4] = static_cast<uint8_t>((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
-      s[j - 4] |= static_cast<uint8_t>((ls[j] >> 4) << 6);
-      s[j] |= static_cast<uint8_t>((lm[j] >> 4) << 6);
-    }
-  }
-}
 
 GgmlGrid q2_k_grid(const float* x) {
   GgmlGrid g = new_grid(GgmlType::kQ2_K);
@@ -168,9 +114,7 @@ GgmlGrid q2_k_grid(const float* x) {
   } else {
     put_f16(g.header.data() + 82, 0.0f);
   }
-  g.rounding = GgmlRounding::kNearestDiv;
-  for (int j = 0; j < kQK; ++j) g.zero_code[j] = static_cast<int8_t>(L[j]);
-  finish_grid(g);
+  finish_k_grid(g, L, 0);
   return g;
 }
 
@@ -178,33 +122,21 @@ GgmlGrid q3_k_grid(const float* x) {
   GgmlGrid g = new_grid(GgmlType::kQ3_K);
   int8_t L[kQK];
   float scales[16];
-  float max_scale = 0, amax = 0;
-  for (int j = 0; j < 16; ++j) {
-    scales[j] = ggml_search::make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
-    const float scale = std::fabs(scales[j]);
-    if (scale > amax) {
-      amax = scale;
-      max_scale = scales[j];
-    }
-  }
-  uint8_t* sc = g.header.data() + 96;
+  for (int j = 0; j < 16; ++j) scales[j] = ggml_search::make_q3_quants(16, 4, x + 16 * j, L + 16 * j, true);
+  const float max_scale = ggml_search::largest_magnitude(16, scales);
   if (max_scale != 0.0f) {
     const float iscale = -32.0f / max_scale;
+    int8_t ls[16];
     for (int j = 0; j < 16; ++j) {
-      auto l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
-      l = static_cast<int8_t>(std::max<int>(-32, std::min<int>(31, l)) + 32);
-      if (j < 8) sc[j] = static_cast<uint8_t>(l & 0xF);
-      else sc[j - 8] |= static_cast<uint8_t>((l & 0xF) << 4);
-      l = static_cast<int8_t>(l >> 4);
-      sc[j % 4 + 8] |= static_cast<uint8_t>(l << (2 * (j / 4)));
+      const auto l = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+      ls[j] = static_cast<int8_t>(std::max<int>(-32, std::min<int>(31, l)) + 32);
     }
+    put_q3_k_scales(g.header.data() + 96, ls);
     put_f16(g.header.data() + 108, 1 / iscale);
   } else {
     put_f16(g.header.data() + 108, 0.0f);
   }
-  g.rounding = GgmlRounding::kNearestDiv;
-  for (int j = 0; j < kQK; ++j) g.zero_code[j] = static_cast<int8_t>(L[j] - 4);
-  finish_grid(g);
+  finish_k_grid(g, L, 4);
   return g;
 }
 
@@ -231,40 +163,8 @@ GgmlGrid qk_asym_grid(GgmlType type, const float* x, int nmax, float rmin, int n
     ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
     lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
   }
-  put_k4_scales(g.header.data() + 4, ls, lm);
-  put_f16(g.header.data(), max_scale / 63.0f);
-  put_f16(g.header.data() + 2, max_min / 63.0f);
-  g.rounding = GgmlRounding::kNearestDiv;
-  for (int j = 0; j < kQK; ++j) g.zero_code[j] = static_cast<int8_t>(L[j]);
-  finish_grid(g);
-  return g;
-}
-
-// Weighted Q4_K (quantize_row_q4_K_impl): make_qkx3_quants with weights qw * sqrt(sigma2 + x^2),
-// sigma2 = 2 sum(x^2) / 256 over the block, and the scales and mins chosen by make_qp_quants.
-GgmlGrid q4_k_weighted_grid(const float* x, const float* qw) {
-  GgmlGrid g = new_grid(GgmlType::kQ4_K);
-  uint8_t L[kQK], Laux[32], ls[8], lm[8];
-  float weights[32], sw[8], mins[8], scales[8];
-  float sum_x2 = 0;
-  for (int l = 0; l < kQK; ++l) sum_x2 += x[l] * x[l];
-  const float sigma2 = 2 * sum_x2 / static_cast<float>(kQK);
-  for (int j = 0; j < 8; ++j) {
-    for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
-    float sumw = 0;
-    for (int l = 0; l < 32; ++l) sumw += weights[l];
-    sw[j] = sumw;
-    scales[j] = ggml_search::make_qkx3_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f,
-                                              36, false);
-  }
-  const float d_block = ggml_search::make_qp_quants(8, 63, scales, ls, sw);
-  const float m_block = ggml_search::make_qp_quants(8, 63, mins, lm, sw);
-  put_k4_scales(g.header.data() + 4, ls, lm);
-  put_f16(g.header.data(), d_block);
-  put_f16(g.header.data() + 2, m_block);
-  g.rounding = GgmlRounding::kNearestDiv;
-  for (int j = 0; j < kQK; ++j) g.zero_code[j] = static_cast<int8_t>(L[j]);
-  finish_grid(g);
+  put_k4_header(g.header.data(), max_scale / 63.0f, max_min / 63.0f, ls, lm);
+  finish_k_grid(g, L, 0);
   return g;
 }
 
@@ -274,17 +174,11 @@ GgmlGrid q6_k_grid(const float* x, const float* qw) {
   GgmlGrid g = new_grid(GgmlType::kQ6_K);
   int8_t L[kQK];
   float scales[16];
-  float max_scale = 0, max_abs_scale = 0;
-  for (int ib = 0; ib < 16; ++ib) {
-    const float scale = ggml_search::make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + 16 * ib : nullptr);
-    scales[ib] = scale;
-    if (std::fabs(scale) > max_abs_scale) {
-      max_abs_scale = std::fabs(scale);
-      max_scale = scale;
-    }
-  }
+  for (int ib = 0; ib < 16; ++ib)
+    scales[ib] = ggml_search::make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + 16 * ib : nullptr);
+  const float max_scale = ggml_search::largest_magnitude(16, scales);
   g.rounding = GgmlRounding::kNearestDiv;
-  if (max_abs_scale < ggml_search::kGroupMaxEps) {
+  if (std::fabs(max_scale) < ggml_search::kGroupMaxEps) {
     g.zero_code.fill(-32);  // all bytes zero: storage 0 is code -32
     finish_grid(g);
     return g;
@@ -293,8 +187,7 @@ GgmlGrid q6_k_grid(const float* x, const float* qw) {
   put_f16(g.header.data() + 208, 1 / iscale);
   for (int ib = 0; ib < 16; ++ib)
     g.header[192 + ib] = static_cast<uint8_t>(static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[ib]))));
-  for (int j = 0; j < kQK; ++j) g.zero_code[j] = static_cast<int8_t>(L[j] - 32);
-  finish_grid(g);
+  finish_k_grid(g, L, 32);
   return g;
 }
 
@@ -319,8 +212,8 @@ int rounded_code(const GgmlGrid& g, int s, float x) {
       return trunc_code((x - g.off[s]) * g.inv[s] + g.bias, g.shape.qmax - g.shape.qmin) + g.shape.qmin;
     case GgmlRounding::kRoundAway:
       return static_cast<int>(std::round(std::clamp(x * g.inv[s], -128.0f, 127.0f)));
-    case GgmlRounding::kNearestMul:
-      return std::clamp(nearest_int(g.inv[s] * x), g.shape.qmin, g.shape.qmax);
+    case GgmlRounding::kNearestMul:  // off is 0 for the symmetric types: x - 0 is x
+      return std::clamp(nearest_int(g.inv[s] * (x - g.off[s])), g.shape.qmin, g.shape.qmax);
     case GgmlRounding::kNearestDiv:
       return std::clamp(nearest_int((x - g.dq.min[s]) / g.dq.scale[s]), g.shape.qmin, g.shape.qmax);
   }
@@ -330,7 +223,7 @@ int rounded_code(const GgmlGrid& g, int s, float x) {
 }  // namespace
 
 bool ggml_supports_importance(GgmlType type) {
-  return type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0 || type == GgmlType::kQ4_K || type == GgmlType::kQ6_K;
+  return ggml_has_block_codec(ggml_id(type)) && type != GgmlType::kQ8_0;  // ggml's Q8_0 ignores quant_weights
 }
 
 GgmlGrid ggml_block_grid(GgmlType type, const float* x, const float* importance, float row_sigma2) {
@@ -338,7 +231,7 @@ GgmlGrid ggml_block_grid(GgmlType type, const float* x, const float* importance,
   check_finite(type, x, shape.block, "value");
   if (importance) {
     HESSQ_CHECK(ggml_supports_importance(type),
-                "ggml {}: importance-weighted quantization is implemented for Q4_0, Q5_0, Q4_K and Q6_K only",
+                "ggml {}: ggml has no importance-weighted quantizer for this type",
                 type_name(type));
     check_finite(type, importance, shape.block, "importance");
     for (int j = 0; j < shape.block; ++j)
@@ -346,19 +239,16 @@ GgmlGrid ggml_block_grid(GgmlType type, const float* x, const float* importance,
                   j, importance[j]);
   }
   GgmlGrid g;
+  if (importance && type != GgmlType::kQ6_K) return ggml_weighted::weighted_grid(type, x, importance, row_sigma2);
   switch (type) {
-    case GgmlType::kQ4_0:
-      g = importance ? legacy_sym_weighted_grid(type, x, importance, row_sigma2, 8) : legacy_sym_grid(type, x, 8);
-      break;
-    case GgmlType::kQ5_0:
-      g = importance ? legacy_sym_weighted_grid(type, x, importance, row_sigma2, 16) : legacy_sym_grid(type, x, 16);
-      break;
+    case GgmlType::kQ4_0: g = legacy_sym_grid(type, x, 8); break;
+    case GgmlType::kQ5_0: g = legacy_sym_grid(type, x, 16); break;
     case GgmlType::kQ4_1: g = legacy_asym_grid(type, x, 4); break;
     case GgmlType::kQ5_1: g = legacy_asym_grid(type, x, 5); break;
     case GgmlType::kQ8_0: g = q8_0_grid(x); break;
     case GgmlType::kQ2_K: g = q2_k_grid(x); break;
     case GgmlType::kQ3_K: g = q3_k_grid(x); break;
-    case GgmlType::kQ4_K: g = importance ? q4_k_weighted_grid(x, importance) : qk_asym_grid(type, x, 15, -1.0f, 20); break;
+    case GgmlType::kQ4_K: g = qk_asym_grid(type, x, 15, -1.0f, 20); break;
     case GgmlType::kQ5_K: g = qk_asym_grid(type, x, 31, -0.5f, 15); break;
     case GgmlType::kQ6_K: g = q6_k_grid(x, importance); break;
     default: HESSQ_FAIL("ggml {}: no block codec", type_name(type));
@@ -376,7 +266,7 @@ std::vector<GgmlGrid> ggml_row_grids(GgmlType type, const float* x, int64_t n, c
               "ggml {}: a row of {} elements is not a whole number of {}-element blocks", type_name(type), n,
               shape.block);
   float sigma2 = 0;
-  if (importance && (type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0)) {
+  if (importance && shape.block == 32) {  // the weighted Q4_0, Q4_1, Q5_0, Q5_1 use the row's sigma2
     float sum_x2 = 0;
     for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
     sigma2 = sum_x2 / static_cast<float>(n);

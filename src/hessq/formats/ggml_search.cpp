@@ -18,6 +18,18 @@ int nearest_int(float v) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+float largest_magnitude(int n, const float* x) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  return max;
+}
+
 namespace {
 
 float qx_weight(const float* qw, int rmse_type, int i, float xi) {
@@ -33,15 +45,8 @@ float qx_weight(const float* qw, int rmse_type, int i, float xi) {
 }  // namespace
 
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, const float* qw, float* best_iscale) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = largest_magnitude(n, x);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     if (best_iscale) *best_iscale = 0.0f;
     return 0.0f;
@@ -99,15 +104,8 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, int rmse_type, 
 }
 
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = largest_magnitude(n, x);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
   }
@@ -161,11 +159,17 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L, bool do_rmse) {
 
 namespace {
 
-// The shared body of make_qkx2_quants and make_qkx3_quants; `weight(i)` gives w_i, `degenerate`
-// is the test for "no range" (qkx2: max == min, qkx3: max <= min).
+// What the L of make_qkx were last rounded with: L_i = clamp(nearest_int(iscale * (x_i - min)), 0, nmax).
+struct QkxRounding {
+  float iscale = 0, min = 0;
+};
+
+// The shared body of make_qkx2_quants and make_qkx3_quants; `weight(i)` gives w_i, `qkx3` selects the
+// test for "no range" (qkx2: max == min, qkx3: max <= min); `rounded` (may be null) receives what
+// the final L were rounded with.
 template <class W>
 float make_qkx(int n, int nmax, const float* x, W weight, bool qkx3, uint8_t* L, float* the_min, uint8_t* Laux,
-               float rmin, float rdelta, int nstep, bool use_mad) {
+               float rmin, float rdelta, int nstep, bool use_mad, QkxRounding* rounded) {
   float min = x[0], max = x[0];
   float sum_w = weight(0);
   float sum_x = sum_w * x[0];
@@ -180,10 +184,12 @@ float make_qkx(int n, int nmax, const float* x, W weight, bool qkx3, uint8_t* L,
   if (qkx3 ? max <= min : max == min) {
     std::fill(L, L + n, uint8_t{0});
     *the_min = -min;
+    if (rounded) *rounded = {0.0f, min};
     return 0.0f;
   }
   float iscale = static_cast<float>(nmax) / (max - min);
   float scale = 1 / iscale;
+  if (rounded) *rounded = {iscale, min};
   float best_error = 0;
   for (int i = 0; i < n; ++i) {
     const int l = nearest_int(iscale * (x[i] - min));
@@ -225,6 +231,7 @@ float make_qkx(int n, int nmax, const float* x, W weight, bool qkx3, uint8_t* L,
       }
       if (cur_error < best_error) {
         std::copy(Laux, Laux + n, L);
+        if (rounded) *rounded = {iscale, min};
         best_error = cur_error;
         scale = this_scale;
         min = this_min;
@@ -240,13 +247,18 @@ float make_qkx(int n, int nmax, const float* x, W weight, bool qkx3, uint8_t* L,
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
   return make_qkx(n, nmax, x, [&](int i) { return weights[i]; }, false, L, the_min, Laux, rmin, rdelta, nstep,
-                  use_mad);
+                  use_mad, nullptr);
 }
 
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
-  return make_qkx(n, nmax, x, [&](int i) { return weights ? weights[i] : x[i] * x[i]; }, true, L, the_min, Laux,
-                  rmin, rdelta, nstep, use_mad);
+                       uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad, float* round_iscale,
+                       float* round_min) {
+  QkxRounding rounded;
+  const float scale = make_qkx(n, nmax, x, [&](int i) { return weights ? weights[i] : x[i] * x[i]; }, true, L,
+                               the_min, Laux, rmin, rdelta, nstep, use_mad, &rounded);
+  if (round_iscale) *round_iscale = rounded.iscale;
+  if (round_min) *round_min = rounded.min;
+  return scale;
 }
 
 float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights) {

@@ -77,12 +77,8 @@ QuantizedWeight solve_rtn_ggml(const MatF& W, const formats::QuantSpec& spec, co
   if (H) check_hessian(*H, W.cols(), "rtn");
   HESSQ_CHECK(!importance || H, "rtn: ggml's weighted quantizer needs the calibration statistics (diag H)");
   const formats::GgmlType type = formats::ggml_block_type(spec.ggml_type);
-  importance = importance && type != formats::GgmlType::kQ8_0;  // ggml's Q8_0 ignores an importance matrix
-  // Checked here: nothing may throw inside the parallel loop below.
-  HESSQ_CHECK(!importance || formats::ggml_supports_importance(type),
-              "rtn: ggml's weighted quantizer for {} is not implemented (Q4_0, Q5_0, Q4_K and Q6_K have it); drop "
-              "imatrix",
-              spec.name());
+  // Every type but Q8_0 has a weighted quantizer; ggml's Q8_0 ignores an importance matrix.
+  importance = importance && formats::ggml_supports_importance(type);
   const std::vector<float> imp = importance ? diag_of(*H) : std::vector<float>();
   const int64_t m = W.rows(), n = W.cols(), rb = formats::ggml_row_bytes(spec, n);
   QuantizedWeight out;
@@ -112,7 +108,7 @@ QuantizedWeight solve_gptq_ggml(const MatF& W0, linalg::Mat&& H_given, const for
   check_spec(spec, W0.cols(), "gptq-ggml");
   detail::check_blocked_inputs(W0, H, opt, "gptq-ggml");
   const std::vector<float> imp = opt.importance ? diag_of(H) : std::vector<float>();  // before damping
-  // ggml has no weighted search for some types (formats::ggml_supports_importance): their reference grid.
+  // Q8_0 has no weighted search (formats::ggml_supports_importance): its reference grid.
   const bool weigh = opt.importance && formats::ggml_supports_importance(formats::ggml_block_type(spec.ggml_type));
   GgmlGptqGrid grid(spec, W0.rows(), W0.cols(), weigh ? imp.data() : nullptr);
   QuantizedWeight out;

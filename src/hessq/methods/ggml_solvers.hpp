@@ -6,8 +6,8 @@
 //   - GPTQ: GPTQ's column loop (methods/gptq_blocked.hpp: same objective, error feedback and lazy
 //     updates as methods/gptq.hpp) with the grid of each block chosen by ggml's quantizer when the
 //     loop enters the block (32 or 256 columns), from the block's current, error-updated values (and
-//     diag(H) over those columns as the importance when GptqOptions::importance and ggml has a
-//     weighted search for the type: Q4_0, Q5_0, Q4_K, Q6_K), then each value
+//     diag(H) over those columns as the importance when GptqOptions::importance, for every type but
+//     Q8_0, which has no weighted search), then each value
 //     rounded on that grid as ggml rounds (formats::ggml_grid_qdq). A block's bytes are written when
 //     its last column is done (formats::ggml_pack_values checks every value is on the grid).
 // [choice] the grid of a 256-wide K-quant super-block is fixed when the loop enters it, so its later
@@ -22,8 +22,7 @@
 namespace hessq::methods {
 
 // W: [m, n], n a multiple of the type's block. H: [n, n] (needed with `importance`; else optional,
-// for the proxy loss). `importance` on Q8_0 is the reference quantizer (ggml has no weighted Q8_0);
-// on Q4_1, Q5_1, Q2_K, Q3_K, Q5_K it is refused (their weighted searches are not implemented).
+// for the proxy loss). `importance` on Q8_0 is the reference quantizer (ggml has no weighted Q8_0).
 QuantizedWeight solve_rtn_ggml(const MatF& W, const formats::QuantSpec& spec, const linalg::Mat* H, bool importance);
 
 // Throws on a non-ggml spec, act_order, shape mismatch, non-finite input or a damped H that is not
