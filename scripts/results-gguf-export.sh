@@ -61,6 +61,8 @@ hq_row hessq-rtn-imatrix --method rtn --set rtn.imatrix=true
 hq_row hessq-gptq --method gptq
 hq_row hessq-gptq-noimp --method gptq --set gptq.importance=false
 hq_row hessq-gptq-w32 --method gptq --calib-window 32
+hq_row hessq-gptq-bomax --method gptq --set gptq.block_order=max
+hq_row hessq-gptq-bomax-fw4 --method gptq --set gptq.block_order=max --set gptq.first_weight=4
 quant_check=$(check "$work/hessq-gptq.gguf" "$wiki")
 same_rtn=$(python3 "$here/gguf-same-blocks.py" "$work/hessq-rtn.gguf" "$work/llama-q4_0.gguf")
 
@@ -97,14 +99,17 @@ echo "$tokens tokens."
 echo
 echo "Rows: llama = llama-quantize, imatrix = with the importance matrix (hessq: diag(H), the same statistic), rtn ="
 echo "ggml's reference quantizer, gptq = GPTQ on Q4_0's grid (block scales weighted by diag(H); noimp: ggml's"
-echo "reference scale choice), w32 = calibration windows of 32 tokens (docs/RESULTS.md \"Why GPTQ lost to RTN\")."
+echo "reference scale choice), w32 = calibration windows of 32 tokens (docs/RESULTS.md \"Why GPTQ lost to RTN\"),"
+echo "bomax = \`--set gptq.block_order=max\` (whole blocks by descending max diag(H)), fw4 = \`--set gptq.first_weight=4\`"
+echo "(each window's first token counted 4 times in H)."
 echo
 echo "hessq rtn against llama-quantize (no imatrix), block tensors byte for byte: $same_rtn."
 echo
 echo "| file | tool, method | bytes | WikiText-2 PPL | quantize s | peak RSS MB |"
 echo "|---|---|---|---|---|---|"
 echo "| smollm2-f32.gguf | float baseline | $(size "$work/smollm2-f32.gguf") | $(ppl "$work/smollm2-f32.gguf") | | |"
-for n in llama-q4_0 llama-q4_0-imatrix hessq-rtn hessq-rtn-imatrix hessq-gptq hessq-gptq-noimp hessq-gptq-w32; do
+for n in llama-q4_0 llama-q4_0-imatrix hessq-rtn hessq-rtn-imatrix hessq-gptq hessq-gptq-noimp hessq-gptq-w32 \
+         hessq-gptq-bomax hessq-gptq-bomax-fw4; do
   t=""; r=""
   if [ -f "$work/$n.time" ]; then read -r t kb <"$work/$n.time"; r=$((kb / 1024)); fi
   what=${n//-/ }  # llama q4_0 imatrix, hessq gptq w32, ...

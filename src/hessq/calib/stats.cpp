@@ -20,14 +20,15 @@ void check_has_XtX(const Stats& s) {
 
 }  // namespace
 
-void Stats::add(const float* X, int64_t tokens, int64_t n_features) {
+void Stats::add(const float* X, int64_t tokens, int64_t n_features, double weight) {
   check_has_XtX(*this);
   HESSQ_CHECK(n_features == n, "calibration input has {} features, expected {}", n_features, n);
   if (tokens == 0) return;
   Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Xf(X, tokens, n);
   HESSQ_CHECK(Xf.allFinite(), "calibration activations contain NaN or Inf ({} tokens x {} features)", tokens, n);
   const linalg::Mat Xd = Xf.cast<double>();
-  XtX.selfadjointView<Eigen::Lower>().rankUpdate(Xd.transpose());
+  HESSQ_CHECK(std::isfinite(weight) && weight >= 0, "calibration token weight {} must be finite and >= 0", weight);
+  XtX.selfadjointView<Eigen::Lower>().rankUpdate(Xd.transpose(), weight);
   XtX.triangularView<Eigen::StrictlyUpper>() = XtX.transpose();
   absmax = absmax.cwiseMax(Xd.cwiseAbs().colwise().maxCoeff().transpose());
   abssum += Xd.cwiseAbs().colwise().sum().transpose();

@@ -15,8 +15,9 @@ struct Stats {
   linalg::Vec abssum;   // [n] sum_t |X_tj|
 
   explicit Stats(int64_t n_features = 0);
-  // X: row-major [tokens, n] floats. Throws on a width mismatch or a non-finite value.
-  void add(const float* X, int64_t tokens, int64_t n_features);
+  // X: row-major [tokens, n] floats. Throws on a width mismatch or a non-finite value. `weight`
+  // multiplies these tokens' x x^T in XtX only (N, absmax and abssum count each token once).
+  void add(const float* X, int64_t tokens, int64_t n_features, double weight = 1);
   void merge(const Stats& other);
 
   linalg::Mat H() const;        // X^T X / N

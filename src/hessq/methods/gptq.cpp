@@ -55,13 +55,11 @@ IntLayout int_layout(const QuantSpec& spec, int64_t n, const char* method) {
   }
 }
 
-namespace {
+namespace detail {
 
-// Steps 4-5 storage, in place: H := J P^T H P J (J the exchange matrix), i.e. H(a, b) := H(q[a], q[b])
-// with q[a] = perm[n-1-a], dead diagonals set to 1, plus lambda I. Rows are gathered column by column
-// (one n-vector per thread), then columns are moved along the cycles of q (one column buffer): the
-// entries are only moved, so the result equals a gathered copy bit for bit.
-void reverse_and_damp_in_place(linalg::Mat& H, const std::vector<int64_t>& q, double lambda) {
+// Rows are gathered column by column (one n-vector per thread), then columns are moved along the
+// cycles of q (one column buffer).
+void permute_symmetric_in_place(linalg::Mat& H, const std::vector<int64_t>& q) {
   const int64_t n = H.rows();
 #pragma omp parallel
   {
@@ -87,7 +85,17 @@ void reverse_and_damp_in_place(linalg::Mat& H, const std::vector<int64_t>& q, do
       std::copy_n(&H(0, q[j]), n, &H(0, j));
     }
   }
-  for (int64_t b = 0; b < n; ++b) H(b, b) = (H(b, b) == 0 ? 1.0 : H(b, b)) + lambda;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Steps 4-5 storage, in place: H := J P^T H P J (J the exchange matrix), i.e. H(a, b) := H(q[a], q[b])
+// with q[a] = perm[n-1-a] (detail::permute_symmetric_in_place), dead diagonals set to 1, plus lambda I.
+void reverse_and_damp_in_place(linalg::Mat& H, const std::vector<int64_t>& q, double lambda) {
+  detail::permute_symmetric_in_place(H, q);
+  for (int64_t b = 0; b < H.rows(); ++b) H(b, b) = (H(b, b) == 0 ? 1.0 : H(b, b)) + lambda;
 }
 
 // Steps 4-5 in the one double buffer: Hr (from reverse_and_damp_in_place) -> its Cholesky factor R
@@ -150,6 +158,8 @@ namespace {
 void check_options(const GptqOptions& opt) {
   HESSQ_CHECK(std::isfinite(opt.damp) && opt.damp >= 0, "gptq: damp = {} must be finite and >= 0", opt.damp);
   HESSQ_CHECK(opt.block >= 1, "gptq: block = {} must be >= 1", opt.block);
+  HESSQ_CHECK(opt.block_order == BlockOrder::Natural,
+              "gptq: block_order is for the block-grid formats (MXFP4, NVFP4, ggml); INT weights use act_order");
 }
 
 }  // namespace

@@ -50,6 +50,15 @@
 
 namespace hessq::methods {
 
+// The order in which the block-grid solvers (methods/gptq_blocked.hpp: MXFP4, NVFP4, ggml block
+// types) enter their scale blocks; columns inside a block keep their natural order. INT GPTQ has
+// act_order instead (static groups make any column order valid there).
+enum class BlockOrder {
+  Natural,  // block 0, 1, 2, ...
+  DiagSum,  // descending sum of diag(H) over the block's columns
+  DiagMax,  // descending max of diag(H) over the block's columns (the block of the hottest input first)
+};
+
 struct GptqOptions {
   double damp = 0.01;        // lambda: H += damp * mean(diag H) * I
   bool act_order = false;    // process columns in descending diag(H)
@@ -58,6 +67,8 @@ struct GptqOptions {
   // ggml block types (methods/ggml_solvers.hpp): choose each block's scales with diag(H) as the
   // importance (ggml's weighted search, what llama-quantize does with an importance matrix).
   bool importance = true;
+  // Block-grid solvers only (gptq_blocked.hpp "Block order"): the order blocks are entered in.
+  BlockOrder block_order = BlockOrder::Natural;
 };
 
 // The INT parameter layout int_params uses for a spec on [m, n] weights: g columns per group,
@@ -87,6 +98,9 @@ namespace detail {
 // ||D_q R^T||^2 - lambda ||D||^2 - sum_dead ||D_q(:, a)||^2 with D_q(:, a) = D(:, q[a]), in double.
 double proxy_loss_from_factor(const MatF& W, const MatF& W_q, const linalg::Mat& R, const std::vector<int64_t>& q,
                               double lambda, const std::vector<int64_t>& dead);
+// H(a, b) := H(q[a], q[b]) in place, q a permutation of 0..n-1 (entries only moved: equal to a
+// gathered copy bit for bit), with one n-vector of scratch per thread and one column buffer.
+void permute_symmetric_in_place(linalg::Mat& H, const std::vector<int64_t>& q);
 }  // namespace detail
 
 }  // namespace hessq::methods

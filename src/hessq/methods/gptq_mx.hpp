@@ -15,7 +15,8 @@
 // are E2M1 x 2^e re-derives a scale 2^e' <= 2^e and every value stays representable), so it packs
 // with formats::pack and decodes exactly. MXFP8 lacks that property (E4M3 saturation at 448) and is
 // refused, naming the format; NVFP4 has its own entry point below.
-// [choice] no act-order: a permuted column order would enter MX blocks out of order.
+// [choice] no column act-order: a permuted column order would enter MX blocks several times;
+// GptqOptions::block_order permutes whole blocks instead (gptq_blocked.hpp "Block order").
 // proxy_loss = tr(dW H dW^T) with the caller's undamped H, computed from R as in gptq.hpp (step 7).
 // Memory as gptq.hpp: beyond H (consumed by the rvalue forms, copied once by the const-reference
 // ones) one n x n float; both forms give bit-identical results.

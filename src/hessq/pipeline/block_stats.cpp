@@ -101,7 +101,12 @@ BlockCalib collect_block_stats(const model::ModelConfig& cfg, const model::Layer
           heldout[i].insert(heldout[i].end(), X, X + T * n);
           return;
         }
-        bc.st[i].add(X, T, n);
+        if (opt.first_weight != 1 && T > 0) {
+          bc.st[i].add(X, 1, n, opt.first_weight);
+          bc.st[i].add(X + n, T - 1, n);
+        } else {
+          bc.st[i].add(X, T, n);
+        }
         if (opt.halves) (w < half ? *bc.half_a[i] : *bc.half_b[i]).add(X, T, n);
         if (opt.keep_all) all[i].insert(all[i].end(), X, X + T * n);
         samplers[i].add(X, T);

@@ -42,6 +42,11 @@ struct StatsOptions {
   // Which inputs (by model::input_index) to collect; the others keep empty statistics (N = 0), e.g.
   // HeRo-Q's pre-pass needs only the two normed streams (Attn, Mlp), not down_proj's hidden x hidden.
   std::array<bool, 4> inputs = {true, true, true, true};
+  // X^T X counts each calibration window's first token (position 0) this many times (N, absmax,
+  // absmean and the other statistics count it once). On a model without BOS that token is the
+  // attention sink, 1 token per window: GPTQ's objective hardly sees it (docs/RESULTS.md "Why GPTQ
+  // lost to RTN"). 1: plain H.
+  double first_weight = 1;
 };
 
 // Windows [0, calib) of `stream` are calibration windows, [calib, stream.windows()) held-out ones.

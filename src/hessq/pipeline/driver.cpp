@@ -194,6 +194,7 @@ PreparedBlock Driver::prepare(const model::LayerWeights& Lf, int l, const Hidden
   so.keep_all = opt_.dumper != nullptr;
   so.act = needs_.metric && !needs_.second_pass ? &*r_.act : nullptr;
   so.sample_tokens = needs_.sample;
+  if (r_.solver().name == "gptq") so.first_weight = r_.solver().gptq_first_weight;
   pb.bc = collect_block_stats(cfg_, Lf, l, stream, n_calib, so, forwards_);
   t_.calib += seconds_since(t0);
 

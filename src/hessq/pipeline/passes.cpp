@@ -226,6 +226,14 @@ std::vector<PassInfo> build_registry() {
   gptq.push_back(p_int("block", "columns per lazy batch update", 1, 1 << 16, [](Pass& p) -> int& { return p.gptq.block; }));
   gptq.push_back(p_bool("importance", "ggml block types: choose each block's scales with diag(H) as the importance",
                         [](Pass& p) -> bool& { return p.gptq.importance; }));
+  gptq.push_back(p_string("block_order",
+                          "MXFP4, NVFP4, ggml block types: enter the scale blocks in natural order, or by descending "
+                          "sum or max of diag(H) over the block (block-wise act-order)",
+                          [](Pass& p) -> std::string& { return p.gptq_block_order; }));
+  gptq.push_back(p_float("first_weight",
+                         "weight of each calibration window's first token in H (the attention sink of models without "
+                         "BOS; 0 leaves it out)",
+                         0, 1e6, [](Pass& p) -> double& { return p.gptq_first_weight; }));
   r.push_back(PassInfo{"gptq", {}, PassScope::Solver,
                        "GPTQ (Frantar et al. 2022): column-wise quantization with Hessian error feedback (INT, MXFP4, "
                        "NVFP4 weights, ggml block types)",
@@ -322,6 +330,14 @@ void finalize_pass(Pass& p, const std::string& where) {
     HESSQ_CHECK(p.osaq_k_rule == "reach" || p.osaq_k_rule == "below", "{}: osaq: 'k_rule' must be reach or below, got '{}'",
                 where, p.osaq_k_rule);
     p.osaq.k_rule = p.osaq_k_rule == "reach" ? methods::OsaqKRule::Reach : methods::OsaqKRule::Below;
+  }
+  if (p.name == "gptq") {
+    const std::string& o = p.gptq_block_order;
+    HESSQ_CHECK(o == "natural" || o == "sum" || o == "max", "{}: gptq: 'block_order' must be natural, sum or max, got '{}'",
+                where, o);
+    p.gptq.block_order = o == "sum"   ? methods::BlockOrder::DiagSum
+                         : o == "max" ? methods::BlockOrder::DiagMax
+                                      : methods::BlockOrder::Natural;
   }
   if (p.name == "spinquant") p.hero.opt = methods::spinquant_options(p.hero.opt);
   if (p.name == "svdquant" || p.name == "arhq" || p.name == "arhq-h")

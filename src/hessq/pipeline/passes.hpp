@@ -82,6 +82,9 @@ struct Pass {
   double osaq_max_ratio = methods::kOsaqMaxRatio;
   BranchParams branch;
   methods::GptqOptions gptq;
+  std::string gptq_block_order = "natural";  // gptq: natural, sum or max (methods::BlockOrder)
+  // gptq: weight of each calibration window's first token in X^T X (pipeline::StatsOptions::first_weight).
+  double gptq_first_weight = 1;
   formats::QuantSpec spec = default_weight_spec();  // solvers: the weight format
   std::string format;  // solvers: a formats::parse_spec name that overrides bits/group/sym when set
   bool pad = true;     // solvers: zero-pad the input dim to a multiple of the group (false: error)

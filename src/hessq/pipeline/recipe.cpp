@@ -238,8 +238,12 @@ void validate_recipe(const Recipe& r) {
                 "{}: gptq supports INT, MXFP4, NVFP4 (1x16) and ggml block weights; the weight format is {} (use rtn "
                 "for it)",
                 r.source, w.name());
-    HESSQ_CHECK(!(mx || nv || gg) || !solver.gptq.act_order, "{}: gptq on {} weights does not support act_order",
+    HESSQ_CHECK(!(mx || nv || gg) || !solver.gptq.act_order,
+                "{}: gptq on {} weights does not support act_order (block_order=sum or max orders whole scale blocks)",
                 r.source, w.name());
+    HESSQ_CHECK(w.format != formats::Format::Int || solver.gptq.block_order == methods::BlockOrder::Natural,
+                "{}: gptq's block_order is for MXFP4, NVFP4 and ggml block weights; on {} use act_order", r.source,
+                w.name());
   }
   if (branch) {
     const std::string at = at_line(r.source, branch->line);
