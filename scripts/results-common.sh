@@ -11,3 +11,9 @@ require() {
     [ -e "$f" ] || { echo "$script: $f not found" >&2; exit 1; }
   done
 }
+
+# log MESSAGE: progress on stderr, prefixed with the script's name.
+log() { echo "$(basename "$0" .sh): $*" >&2; }
+
+# size FILE: its bytes.
+size() { stat -c %s "$1"; }

@@ -26,7 +26,6 @@ stories=$shared/models/stories260K/stories260K.bin
 require results-gguf-export "$hessq" "$model" "$wiki" "$c4" "$stories" "$llama/bin/llama-quantize" "$llama/bin/llama-imatrix"
 mkdir -p "$work"
 hq=("$hessq" --threads 1 --quiet)
-log() { echo "results-gguf-export: $*" >&2; }
 
 log "float exports"
 "${hq[@]}" export --model "$stories" --to gguf --force --out "$work/stories260K.gguf"
@@ -70,7 +69,6 @@ ppl() {  # ppl FILE.gguf: WikiText-2 perplexity by hessq on the GGUF file itself
   "${hq[@]}" eval --model "$1" --ppl "$wiki" --ctx 512 --max-tokens "$tokens" --json >"$1.e.json"
   printf '%.4f' "$(field ppl "$1.e.json")"
 }
-size() { stat -c %s "$1"; }
 
 echo "## Export to llama.cpp (GGUF)"
 echo

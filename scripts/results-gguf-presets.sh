@@ -30,8 +30,6 @@ stories=$shared/models/stories260K/stories260K.bin
 require results-gguf-presets "$hessq" "$tiny" "$wiki" "$c4" "$stories" "$llama/bin/llama-quantize" "$llama/bin/llama-imatrix"
 mkdir -p "$work"
 hq=("$hessq" --threads 2 --quiet)
-log() { echo "results-gguf-presets: $*" >&2; }
-size() { stat -c %s "$1"; }
 # lq F32 OUT PRESET [ARGS]: llama-quantize (its log beside OUT); "-" when llama-quantize refuses.
 lq() {
   local in=$1 out=$2 preset=$3; shift 3

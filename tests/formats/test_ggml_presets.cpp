@@ -73,6 +73,14 @@ TEST(GgmlPresets, BaseTypeAndFileType) {
   EXPECT_EQ(ggml_preset_ftype("Q3_K_S"), 11u);
   EXPECT_EQ(ggml_preset_ftype("Q4_K_M"), 15u);
   EXPECT_EQ(ggml_preset_ftype("Q6_K"), 18u);
+  // A file mostly in one type: the preset named after it, the "_M" one for Q3_K / Q4_K / Q5_K.
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ4_0), 2u);
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ5_1), 9u);
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ3_K), 12u);
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ4_K), 15u);
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ5_K), 17u);
+  EXPECT_EQ(ggml_type_ftype(GgmlType::kQ6_K), 18u);
+  EXPECT_FALSE(ggml_type_ftype(GgmlType::kF16).has_value());
   const std::string err = test::error_of([] { ggml_preset_ftype("Q4_K_X"); });
   EXPECT_NE(err.find("unknown llama-quantize preset 'Q4_K_X'"), std::string::npos) << err;
 }

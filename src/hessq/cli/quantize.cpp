@@ -20,7 +20,6 @@
 #include "hessq/eval/text.hpp"
 #include "hessq/export/gguf_export.hpp"
 #include "hessq/formats/ggml_presets.hpp"
-#include "hessq/formats/ggml_types.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/io/hessq_format.hpp"
 #include "hessq/io/tensor_store.hpp"
@@ -118,13 +117,6 @@ static SetFlag parse_set_flag(const std::string& s) {
   return f;
 }
 
-// The spec name of a preset's default type ("Q4_K_M" -> "q4_k").
-static std::string default_ggml_spec(const std::string& preset) {
-  std::string name = formats::ggml_type_name(formats::ggml_id(formats::ggml_preset_base(pipeline::canonical_ggml_preset(preset))));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
-
 // The recipe from --method and its flags, each set through the registry's checks.
 static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
   std::string method = a.method;
@@ -146,11 +138,10 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
   HESSQ_CHECK(a.wformat.empty() || !weight_flags, "--wformat and --bits/--group/--sym/--asym both set the weight format");
   HESSQ_CHECK(a.ggml_type.empty() || (a.format.empty() && a.wformat.empty() && a.aformat.empty() && !weight_flags),
               "--ggml-type {} sets every tensor's format; drop --format/--wformat/--aformat/--bits/--group", a.ggml_type);
-  // --ggml-type: the solver's spec is the preset's default type; the per-linear ones follow the model.
-  const std::string wformat = a.ggml_type.empty() ? a.wformat : default_ggml_spec(a.ggml_type);
-  HESSQ_CHECK(!a.format.empty() || !wformat.empty() || a.o_bits->count() > 0,
+  // --ggml-type: the weight formats follow the model (pipeline::apply_ggml_plan, once it is open).
+  HESSQ_CHECK(!a.format.empty() || !a.wformat.empty() || a.o_bits->count() > 0 || !a.ggml_type.empty(),
               "--method {} needs the weight format: --bits B (weight-only INT), or --format F (weights and "
-              "activations), or --wformat SPEC",
+              "activations), or --wformat SPEC, or --ggml-type PRESET",
               a.method);
   std::vector<SetFlag> sets;
   for (const std::string& s : a.sets) {
@@ -204,7 +195,7 @@ static pipeline::Recipe recipe_from_flags(const QuantizeArgs& a) {
     }
     pipeline::finalize_pass(p, r.source);
   }
-  pipeline::set_formats(r, a.format, wformat, a.aformat, r.source);
+  pipeline::set_formats(r, a.format, a.wformat, a.aformat, r.source);
   HESSQ_CHECK(!a.act_order || r.solver().name == "gptq", "--act-order applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!a.o_damp->count() || r.solver().name == "gptq", "--damp applies to gptq only (method {})", a.method);
   HESSQ_CHECK(!(a.o_gamma->count() || a.o_tau->count() || a.o_max_ratio->count()) || r.find("osaq"),

@@ -16,7 +16,9 @@
 #include "hessq/io/gguf_writer.hpp"
 #include "hessq/io/tensor_store.hpp"
 #include "hessq/export/int_codes.hpp"
+#include "hessq/formats/ggml_blocks.hpp"
 #include "hessq/formats/ggml_format.hpp"
+#include "hessq/formats/ggml_presets.hpp"
 #include "hessq/formats/ggml_quantize.hpp"
 #include "hessq/formats/ggml_types.hpp"
 #include "hessq/model/block_forward.hpp"
@@ -56,8 +58,6 @@ void store_floats(const float* x, int64_t n, uint32_t type, uint8_t* dst) {
   auto* h = reinterpret_cast<uint16_t*>(dst);
   for (int64_t i = 0; i < n; ++i) h[i] = type == 1 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
 }
-
-// The output may replace only a GGUF file hessq wrote (and only with `force`).
 
 std::string arch_string(model::Arch a) {
   switch (a) {
@@ -127,27 +127,14 @@ std::optional<formats::GgmlType> exact_ggml_type(const formats::QuantSpec& s, in
   }
 }
 
-// llama.cpp's llama_ftype of a quantized model: LLAMA_FTYPE_MOSTLY_<type> of its first block linear.
+// llama.cpp's llama_ftype of a quantized model: that of the preset named after its first block
+// linear's type (formats::ggml_type_ftype).
 uint32_t mostly_type(const model::Model& m, uint32_t fallback) {
   const auto* q = dynamic_cast<const model::QuantizedLinear*>(&m.layers.at(0).linear(model::Proj::Q));
   if (!q) return fallback;
-  const std::optional<formats::GgmlType> exact = exact_ggml_type(q->spec(), q->in_features());
-  if (q->spec().format != formats::Format::Ggml && !exact) return fallback;
-  // ggml type id -> llama_ftype (llama.h): Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10, Q3_K_M 12,
-  // Q4_K_M 15, Q5_K_M 17, Q6_K 18.
-  switch (exact ? formats::ggml_id(*exact) : q->spec().ggml_type) {
-    case 2: return 2;
-    case 3: return 3;
-    case 8: return 7;
-    case 6: return 8;
-    case 7: return 9;
-    case 10: return 10;
-    case 11: return 12;
-    case 12: return 15;
-    case 13: return 17;
-    case 14: return 18;
-    default: return fallback;
-  }
+  std::optional<formats::GgmlType> t = exact_ggml_type(q->spec(), q->in_features());
+  if (!t && q->spec().format == formats::Format::Ggml) t = formats::ggml_block_type(q->spec().ggml_type);
+  return t ? formats::ggml_type_ftype(*t).value_or(fallback) : fallback;
 }
 
 // llama.cpp's rope_freqs table: per frequency, the divisor the Llama-3 rule applies.

@@ -65,6 +65,13 @@ bool is_ggml_preset(const std::string& name) {
 GgmlType ggml_preset_base(const std::string& preset) { return find_preset(preset).base; }
 uint32_t ggml_preset_ftype(const std::string& preset) { return find_preset(preset).ftype; }
 
+std::optional<uint32_t> ggml_type_ftype(GgmlType type) {
+  const std::string name = ggml_type_name(ggml_id(type));
+  for (const Preset& p : kPresets)
+    if (p.base == type && (name == p.name || name + "_M" == p.name)) return p.ftype;
+  return std::nullopt;
+}
+
 GgmlType ggml_preset_type(const std::string& preset, GgmlRole role, int layer, int n_layers, int64_t ncols,
                           int n_gqa, bool tied) {
   const Preset& p = find_preset(preset);

@@ -16,6 +16,7 @@
 // still one llama.cpp runs, and the tensor is named in quantize's log.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ std::vector<std::string> ggml_preset_names();  // "Q4_0", ..., "Q4_K_M", ...
 bool is_ggml_preset(const std::string& name);
 GgmlType ggml_preset_base(const std::string& preset);   // the default type (Q4_K for Q4_K_M)
 uint32_t ggml_preset_ftype(const std::string& preset);  // llama.h's llama_ftype (general.file_type)
+// The llama_ftype of a file mostly in `type`: that of the preset named after it, or its "_M" preset
+// for the K types with several (Q3_K -> Q3_K_M, Q4_K -> Q4_K_M); nullopt when no preset has that base.
+std::optional<uint32_t> ggml_type_ftype(GgmlType type);
 
 // The type of a tensor with rows of `ncols` values in block `layer` of `n_layers` (layer ignored for
 // the embedding and output) under `preset`. `tied`: the embedding is also the output. Throws naming

@@ -368,7 +368,8 @@ model::LayerWeights Driver::solve_block(const model::LayerWeights& Lf, const Dow
       }
       seconds_[name] = seconds;
       spdlog::info("[blk {}/{}] {:<9} {} {}{}  loss_rel {:.3e}{}  {:.2f} s", l + 1, cfg_.n_layers, model::proj_name(p),
-                   d.value("solver", std::string()) == "none" ? std::string("kept") : r_.method, d.value("format", std::string()), ranks[pi] > 0 ? fmt::format(" r{}", ranks[pi]) : "",
+                   d.value("solver", std::string()) == "none" ? std::string("kept") : r_.method,
+                   d.value("format", std::string()), ranks[pi] > 0 ? fmt::format(" r{}", ranks[pi]) : "",
                    d.value("loss_rel", 0.0),
                    d.contains("snr_db") ? fmt::format("  snr {:.2f} dB (plain {:.2f} dB)", d.value("snr_db", 0.0),
                                                       d.value("snr_rtn_db", 0.0))
