@@ -11,6 +11,7 @@
 //   roofline          weight_bytes x decode_tok_s / read_Bps: the fraction of the read bandwidth used
 //   prefill_tok_s     P tokens per call, median of 3
 //   rss_loaded / rss_peak  VmRSS after loading, VmHWM at the end (bytes)
+//   decode_ms         wall milliseconds per decoded token by part (model/forward_profile.hpp), over all runs
 // One model per process, so the memory figures are that model's. scripts/results-packed.sh runs it.
 #include <immintrin.h>
 
@@ -27,6 +28,7 @@
 #include "hessq/core/memory.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/kernels/gemm_f32.hpp"
+#include "hessq/model/forward_profile.hpp"
 #include "hessq/model/quantized_linear.hpp"
 #include "hessq/model/transformer.hpp"
 
@@ -104,9 +106,12 @@ int main(int argc, char** argv) {
   std::vector<int> prompt(16);
   std::iota(prompt.begin(), prompt.end(), 1);
   std::vector<double> decode;
+  model::ForwardProfile profile;
   for (int run = 0; run < 5; ++run) {
     tr.reset();
+    tr.set_profile(nullptr);
     tr.forward(prompt.data(), static_cast<int>(prompt.size()), false);
+    tr.set_profile(&profile);
     int tok = 100;
     const auto t0 = Clock::now();
     for (int t = 0; t < tokens; ++t) {
@@ -140,6 +145,8 @@ int main(int argc, char** argv) {
   j["prefill_tok_s"] = pre.empty() ? 0.0 : median(pre);
   j["rss_loaded"] = rss_loaded;
   j["rss_peak"] = rss_peak;
+  for (int part = 0; part < model::ForwardProfile::kParts; ++part)
+    j["decode_ms"][model::ForwardProfile::kNames[part]] = 1e3 * profile.seconds[part] / (5.0 * tokens);
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }

@@ -115,9 +115,9 @@ TEST(HessqFormat, PackedModelComputesTheFakeQuantizedModel) {
     same_argmax += std::max_element(la.begin(), la.end()) - la.begin() == std::max_element(lb, lb + V) - lb;
   }
   // Measured: max |diff| 0.27 against a logit range of 37.8 (0.7%) over this sentence. The int8
-  // rounding itself is the same on every CPU (quantize_act_q8 is scalar); 3% leaves room for other
-  // summation orders while any real error in the packed path (a wrong code, scale or zero point)
-  // moves logits by tens of percent.
+  // rounding itself is the same on every CPU (quantize_act_q8 gives the same bytes on every path); 3%
+  // leaves room for other summation orders while any real error in the packed path (a wrong code,
+  // scale or zero point) moves logits by tens of percent.
   EXPECT_GT(max_diff, 0.0);  // decode did take the int8 path
   EXPECT_LT(max_diff, 0.03 * (hi - lo)) << "max diff " << max_diff << ", logit range " << hi - lo;
   EXPECT_GE(same_argmax, n - 1);

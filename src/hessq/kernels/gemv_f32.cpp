@@ -10,8 +10,6 @@ namespace hessq::kernels {
 
 namespace {
 
-constexpr int kMaxJobs = 8;
-
 // Reference: one row at a time, sequential float accumulation.
 void rows_scalar(const float* W, const float* x, float* y, int64_t r0, int64_t r1, int64_t n) {
   for (int64_t i = r0; i < r1; ++i) {
@@ -91,11 +89,11 @@ void gemv_f32(const float* W, const float* x, float* y, int64_t m, int64_t n, Is
 
 void gemv_f32_many(const GemvJob* jobs, int count, const float* x, int64_t n, Isa isa) {
   HESSQ_CHECK(isa_supported(isa), "gemv_f32: this CPU does not support {}", isa_name(isa));
-  HESSQ_CHECK(count >= 1 && count <= kMaxJobs, "gemv_f32_many: {} products, expected 1 to {}", count, kMaxJobs);
+  HESSQ_CHECK(count >= 1 && count <= kMaxGemvJobs, "gemv_f32_many: {} products, expected 1 to {}", count, kMaxGemvJobs);
   auto rows = isa == Isa::Avx512 ? rows_avx512 : isa == Isa::Avx2 ? rows_avx2 : rows_scalar;
   // Blocks of 64 rows (a multiple of the 4-row kernel), numbered across the jobs in order.
   constexpr int64_t kRowsPerBlock = 64;
-  int64_t first[kMaxJobs + 1] = {0}, total_rows = 0;
+  int64_t first[kMaxGemvJobs + 1] = {0}, total_rows = 0;
   for (int j = 0; j < count; ++j) {
     first[j + 1] = first[j] + (jobs[j].m + kRowsPerBlock - 1) / kRowsPerBlock;
     total_rows += jobs[j].m;

@@ -19,6 +19,7 @@ struct GemvJob {
   float* y;
   int64_t m;
 };
+constexpr int kMaxGemvJobs = 8;
 void gemv_f32_many(const GemvJob* jobs, int count, const float* x, int64_t n, Isa isa = best_isa());
 
 }  // namespace hessq::kernels

@@ -3,6 +3,8 @@
 #include "hessq/core/error.hpp"
 #include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/kernels/gemv_f32.hpp"
+#include "hessq/kernels/int_gemv.hpp"
+#include "hessq/model/quantized_linear.hpp"
 
 namespace hessq::model {
 
@@ -43,24 +45,52 @@ void DenseLinear::add_bias(float* y, int n_tokens) const {
     for (int i = 0; i < m; ++i) y[static_cast<size_t>(t) * m + i] += b[i];
 }
 
-void forward_shared_input(std::span<const LinearCall> calls, const float* x, int n_tokens) {
-  constexpr int kMax = 8;
-  if (calls.empty()) return;
-  kernels::GemvJob jobs[kMax];
+namespace {
+
+// All DenseLinears at one token: one gemv_f32_many. False (nothing done) otherwise.
+bool dense_together(std::span<const LinearCall> calls, const float* x, int n) {
+  kernels::GemvJob jobs[kernels::kMaxGemvJobs];
   int count = 0;
-  const int n = calls.begin()->linear->in_features();
   for (const LinearCall& c : calls) {
-    HESSQ_CHECK(c.linear->in_features() == n, "forward_shared_input: inputs of {} and {} features", n,
-                c.linear->in_features());
     const auto* dense = dynamic_cast<const DenseLinear*>(c.linear);
-    if (n_tokens != 1 || !dense || count == kMax) {
-      for (const LinearCall& each : calls) each.linear->forward(x, n_tokens, each.y);
-      return;
-    }
+    if (!dense || count == kernels::kMaxGemvJobs) return false;
     jobs[count++] = {dense->weight().ptr(), c.y, dense->out_features()};
   }
   kernels::gemv_f32_many(jobs, count, x, n);
   for (const LinearCall& c : calls) static_cast<const DenseLinear*>(c.linear)->add_bias(c.y, 1);
+  return true;
+}
+
+// All packed QuantizedLinears on int8 activations with one padded width at one token: x quantized
+// once, one int_gemv_many. False (nothing done) otherwise.
+bool int8_together(std::span<const LinearCall> calls, const float* x, int n) {
+  kernels::IntGemvJob jobs[kernels::kMaxIntGemvJobs];
+  int count = 0;
+  for (const LinearCall& c : calls) {
+    const auto* q = dynamic_cast<const QuantizedLinear*>(c.linear);
+    if (!q || !q->uses_int8(1) || count == kernels::kMaxIntGemvJobs) return false;
+    jobs[count++] = {&*q->blocks(), q->packed().codes.data(), c.y};
+  }
+  const int64_t padded = jobs[0].L->padded_cols();
+  for (int i = 1; i < count; ++i)
+    if (jobs[i].L->padded_cols() != padded) return false;
+  kernels::ActQ8 xq;
+  kernels::quantize_act_q8(x, n, padded, xq);
+  kernels::int_gemv_many(jobs, count, xq, kernels::int_gemv_best_isa());
+  for (const LinearCall& c : calls) static_cast<const QuantizedLinear*>(c.linear)->add_bias(c.y, 1);
+  return true;
+}
+
+}  // namespace
+
+void forward_shared_input(std::span<const LinearCall> calls, const float* x, int n_tokens) {
+  if (calls.empty()) return;
+  const int n = calls.begin()->linear->in_features();
+  for (const LinearCall& c : calls)
+    HESSQ_CHECK(c.linear->in_features() == n, "forward_shared_input: inputs of {} and {} features", n,
+                c.linear->in_features());
+  if (n_tokens == 1 && (dense_together(calls, x, n) || int8_together(calls, x, n))) return;
+  for (const LinearCall& each : calls) each.linear->forward(x, n_tokens, each.y);
 }
 
 }  // namespace hessq::model

@@ -47,7 +47,8 @@ class DenseLinear final : public Linear {
 
 // Linears that read the same input (q/k/v, gate/up): y = linear(x) for each. At decode
 // (n_tokens == 1) DenseLinears share one parallel GEMV (kernels::gemv_f32_many: one fork/join for
-// all); otherwise each forward runs in turn. The same bytes either way.
+// all), and packed QuantizedLinears on int8 activations one quantization of x and one parallel
+// int_gemv_many; otherwise each forward runs in turn. The same bytes either way.
 struct LinearCall {
   const Linear* linear;
   float* y;

@@ -85,10 +85,13 @@ void QuantizedLinear::add_bias(float* y, int n_tokens) const {
     for (int64_t i = 0; i < m_; ++i) y[t * m_ + i] += b[i];
 }
 
-void QuantizedLinear::forward(const float* x, int n_tokens, float* y) const {
+bool QuantizedLinear::uses_int8(int n_tokens) const {
   const Int8Activations mode = g_int8;
-  if (!blocks_ || mode == Int8Activations::Off || (mode == Int8Activations::Auto && n_tokens >= kInt8MaxTokens))
-    return forward_exact(x, n_tokens, y);
+  return blocks_ && mode != Int8Activations::Off && (mode == Int8Activations::On || n_tokens < kInt8MaxTokens);
+}
+
+void QuantizedLinear::forward(const float* x, int n_tokens, float* y) const {
+  if (!uses_int8(n_tokens)) return forward_exact(x, n_tokens, y);
   kernels::ActQ8 xq;
   for (int t = 0; t < n_tokens; ++t) {
     kernels::quantize_act_q8(x + t * n_, n_, blocks_->padded_cols(), xq);

@@ -76,6 +76,9 @@ class QuantizedLinear final : public model::Linear {
   // The product with unquantized activations, whatever int8_activations() says (W4A8 / W4A4 layers
   // quantize their activations themselves, model/act_quant_linear.hpp).
   void forward_exact(const float* x, int n_tokens, float* y) const;
+  // Whether forward() of n_tokens runs on int8 activations (int_gemv per token; see Int8Activations).
+  bool uses_int8(int n_tokens) const;
+  void add_bias(float* y, int n_tokens) const;  // y[t, :] += b (nothing without a bias)
 
   const formats::QuantSpec& spec() const { return spec_; }
   WeightLayout layout() const { return layout_; }
@@ -92,8 +95,6 @@ class QuantizedLinear final : public model::Linear {
   double bits_per_weight() const { return static_cast<double>(packed_bytes()) * 8.0 / (static_cast<double>(m_) * n_); }
 
  private:
-  void add_bias(float* y, int n_tokens) const;
-
   formats::QuantSpec spec_;
   WeightLayout layout_;
   formats::Packed packed_;
