@@ -230,7 +230,11 @@ LinearSolution solve_linear(const LinearProblem& p, const Recipe& r) {
   d["solver"] = solver.name;
   d["format"] = residual->spec().name();
   if (r.act) d["act_format"] = r.act->name();
-  d["loss"] = take_H ? solver_loss : methods::proxy_loss(W_s, W_eff, H);
+  // RTN's own proxy loss is proxy_loss(W_in, W_q, H): for a plain unpadded layer W_in = W_s and W_q =
+  // W_eff (make_quantized_linear checked it bit for bit), so it is this very call, already made (each
+  // costs an m x n x n GEMM in double: at 7B shapes the largest share of an RTN run).
+  const bool solver_loss_is_loss = take_H || (solver.name == "rtn" && plain && np == n);
+  d["loss"] = solver_loss_is_loss ? solver_loss : methods::proxy_loss(W_s, W_eff, H);
   d["loss_vs_float"] = take_H || (&W_ref == &W && !branch) ? d["loss"].get<double>() : methods::proxy_loss(W_ref_s, W_eff, H);
   d["loss_rel"] = signal > 0 ? d["loss_vs_float"].get<double>() / signal : 0.0;
   if (p.heldout && p.heldout->rows() > 0)
