@@ -13,8 +13,6 @@
 //   rss_loaded / rss_peak  VmRSS after loading, VmHWM at the end (bytes)
 //   decode_ms         wall milliseconds per decoded token by part (model/forward_profile.hpp), over all runs
 // One model per process, so the memory figures are that model's. scripts/results-packed.sh runs it.
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hessq/core/memory.hpp"
+#include "memory_read.hpp"
 #include "hessq/io/checkpoint.hpp"
 #include "hessq/kernels/gemm_f32.hpp"
 #include "hessq/model/forward_profile.hpp"
@@ -39,31 +38,16 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Sum of a slice with four independent AVX2 accumulators: bound by memory, not by add latency.
-__attribute__((target("avx2"))) uint64_t sum_slice(const uint64_t* a, size_t n) {
-  __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-  for (size_t i = 0; i + 16 <= n; i += 16)
-    for (int k = 0; k < 4; ++k)
-      s[k] = _mm256_add_epi64(s[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 4 * k)));
-  alignas(32) uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi64(_mm256_add_epi64(s[0], s[1]),
-                                                                          _mm256_add_epi64(s[2], s[3])));
-  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
-
 // Streaming read of a 1 GiB buffer on every thread (each its own slice), median of 5.
 double read_bandwidth() {
-  const size_t n = (size_t{1} << 30) / sizeof(uint64_t), slices = 64, slice = n / slices;
-  std::vector<uint64_t> a(n, 1);
+  const std::vector<uint64_t> a((size_t{1} << 30) / sizeof(uint64_t), 1);
   std::vector<double> runs;
   for (int r = 0; r < 5; ++r) {
     const auto t0 = Clock::now();
-    uint64_t s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-    for (size_t i = 0; i < slices; ++i) s += sum_slice(a.data() + i * slice, slice);
+    const uint64_t s = bench::read_all(a);
     const double t = seconds_since(t0);
-    if (s != n) std::fprintf(stderr, "bad sum\n");
-    runs.push_back(static_cast<double>(n * sizeof(uint64_t)) / t);
+    if (s != a.size()) std::fprintf(stderr, "bad sum\n");
+    runs.push_back(static_cast<double>(a.size() * sizeof(uint64_t)) / t);
   }
   std::sort(runs.begin(), runs.end());
   return runs[runs.size() / 2];

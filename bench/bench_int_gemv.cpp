@@ -7,8 +7,6 @@
 // in L2, the kernel's own throughput). Counter GB/s: packed bytes read per second; BM_MemoryRead (first, same
 // process and threads) is the machine's streaming read bandwidth to divide it by. Threads: OMP_NUM_THREADS.
 // Synthetic codes (a fixed LCG): speed only.
-#include <immintrin.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -16,33 +14,16 @@
 #include <benchmark/benchmark.h>
 
 #include "hessq/kernels/int_gemv.hpp"
+#include "memory_read.hpp"
 
 namespace {
 
 using namespace hessq;
 
-// Sum of a slice with four independent AVX2 accumulators: bound by memory, not by add latency.
-__attribute__((target("avx2"))) uint64_t sum_slice(const uint64_t* a, size_t n) {
-  __m256i s[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
-  for (size_t i = 0; i + 16 <= n; i += 16)
-    for (int k = 0; k < 4; ++k)
-      s[k] = _mm256_add_epi64(s[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i + 4 * k)));
-  alignas(32) uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes),
-                     _mm256_add_epi64(_mm256_add_epi64(s[0], s[1]), _mm256_add_epi64(s[2], s[3])));
-  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
-
 void BM_MemoryRead(benchmark::State& state) {
-  const size_t n = (size_t{256} << 20) / sizeof(uint64_t), slices = 64, slice = n / slices;
-  std::vector<uint64_t> a(n, 1);
-  for (auto _ : state) {
-    uint64_t s = 0;
-#pragma omp parallel for schedule(static) reduction(+ : s)
-    for (size_t i = 0; i < slices; ++i) s += sum_slice(a.data() + i * slice, slice);
-    benchmark::DoNotOptimize(s);
-  }
-  const double bytes = static_cast<double>(n * sizeof(uint64_t));
+  const std::vector<uint64_t> a((size_t{256} << 20) / sizeof(uint64_t), 1);
+  for (auto _ : state) benchmark::DoNotOptimize(bench::read_all(a));
+  const double bytes = static_cast<double>(a.size() * sizeof(uint64_t));
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
 }

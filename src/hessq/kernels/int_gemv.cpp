@@ -34,7 +34,8 @@ __attribute__((target("avx2,fma"))) int32_t quantize_block_avx2(const float* x, 
   }
   // i32 -> i8 in order: the packs work per 128-bit lane, the permute puts the dwords back in order.
   const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(k[0], k[1]), _mm256_packs_epi32(k[2], k[3]));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm256_permutevar8x32_epi32(w, order));
   const __m256i s = _mm256_add_epi32(_mm256_add_epi32(k[0], k[1]), _mm256_add_epi32(k[2], k[3]));
   __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
   t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
@@ -169,6 +170,23 @@ __attribute__((target("avx2,fma,f16c"))) inline __m128 scales4_f16c(const uint8_
   return _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(h)));
 }
 
+// Rows r .. r + 3 of a layout with row stride rb: their first bytes in row[]; a short tail (r1 - r < 4)
+// repeats its last row. Returns how many are real.
+inline int four_rows(const uint8_t* data, int64_t rb, int64_t r, int64_t r1, const uint8_t* row[4]) {
+  const int rows = static_cast<int>(std::min<int64_t>(4, r1 - r));
+  for (int i = 0; i < 4; ++i) row[i] = data + (r + std::min(i, rows - 1)) * rb;
+  return rows;
+}
+
+// y[i] = sum(acc_i) - corr[i] for the `rows` real rows of four.
+__attribute__((target("avx2,fma"))) inline void store_four(__m256 acc0, __m256 acc1, __m256 acc2, __m256 acc3,
+                                                          __m128 corr, int rows, float* y) {
+  alignas(16) float c[4];
+  _mm_store_ps(c, corr);
+  const float out[4] = {hsum8(acc0) - c[0], hsum8(acc1) - c[1], hsum8(acc2) - c[2], hsum8(acc3) - c[3]};
+  for (int i = 0; i < rows; ++i) y[i] = out[i];
+}
+
 // The SIMD paths share this body (a macro, because each needs its own target attribute for its dot
 // product to inline): rows in fours (four independent FMA chains, each activation block loaded once);
 // one vector of eight i32 partial sums per block and row, scaled by d_j * s_rg into a float
@@ -187,9 +205,8 @@ __attribute__((target("avx2,fma,f16c"))) inline __m128 scales4_f16c(const uint8_
     const __m256i lane0 = _mm256_set1_epi32(0), lane1 = _mm256_set1_epi32(1), lane2 = _mm256_set1_epi32(2),        \
                   lane3 = _mm256_set1_epi32(3);                                                                     \
     for (int64_t r = r0; r < r1; r += 4) {                                                                          \
-      const int rows = static_cast<int>(std::min<int64_t>(4, r1 - r));                                              \
       const uint8_t* row[4];                                                                                        \
-      for (int i = 0; i < 4; ++i) row[i] = data + (r + std::min(i, rows - 1)) * rb; /* short tail: repeat */       \
+      const int rows = four_rows(data, rb, r, r1, row);                                                             \
       __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                                     \
       __m128 corr = _mm_setzero_ps();                                                                               \
       for (int64_t g = 0; g < G; ++g) {                                                                             \
@@ -213,10 +230,7 @@ __attribute__((target("avx2,fma,f16c"))) inline __m128 scales4_f16c(const uint8_
                                  _mm256_permutevar8x32_ps(ds, lane3), acc3);                                        \
         }                                                                                                           \
       }                                                                                                             \
-      alignas(16) float c[4];                                                                                       \
-      _mm_store_ps(c, corr);                                                                                        \
-      const float out[4] = {hsum8(acc0) - c[0], hsum8(acc1) - c[1], hsum8(acc2) - c[2], hsum8(acc3) - c[3]};        \
-      for (int i = 0; i < rows; ++i) y[r + i] = out[i];                                                             \
+      store_four(acc0, acc1, acc2, acc3, corr, rows, y + r);                                                        \
     }                                                                                                               \
   }
 
@@ -241,9 +255,8 @@ HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni,
     const __m256i lane0 = _mm256_set1_epi32(0), lane1 = _mm256_set1_epi32(1), lane2 = _mm256_set1_epi32(2),        \
                   lane3 = _mm256_set1_epi32(3);                                                                     \
     for (int64_t r = r0; r < r1; r += 4) {                                                                          \
-      const int rows = static_cast<int>(std::min<int64_t>(4, r1 - r));                                              \
       const uint8_t* row[4];                                                                                        \
-      for (int i = 0; i < 4; ++i) row[i] = data + (r + std::min(i, rows - 1)) * rb; /* short tail: repeat */       \
+      const int rows = four_rows(data, rb, r, r1, row);                                                             \
       __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                                     \
       __m128 corr = _mm_setzero_ps();                                                                               \
       for (int64_t g = 0; g < G; ++g) {                                                                             \
@@ -270,10 +283,7 @@ HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni,
           acc3 = _mm256_fmadd_ps(prod(p[3] + off), _mm256_mul_ps(d, s3), acc3);                                     \
         }                                                                                                           \
       }                                                                                                             \
-      alignas(16) float c[4];                                                                                       \
-      _mm_store_ps(c, corr);                                                                                        \
-      const float out[4] = {hsum8(acc0) - c[0], hsum8(acc1) - c[1], hsum8(acc2) - c[2], hsum8(acc3) - c[3]};        \
-      for (int i = 0; i < rows; ++i) y[r + i] = out[i];                                                             \
+      store_four(acc0, acc1, acc2, acc3, corr, rows, y + r);                                                        \
     }                                                                                                               \
   }
 
@@ -287,12 +297,13 @@ HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni,
     const int64_t G = L.groups_per_row(), hb = L.header_bytes(), gb = L.group_bytes(), rb = L.row_bytes();         \
     const __m256 zsym = _mm256_set1_ps(static_cast<float>(L.symmetric_zero()));                                    \
     const __m256i m4 = _mm256_set1_epi8(15);                                                                        \
-    const __m256i lane0 = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4), lane1 = _mm256_setr_epi32(1, 1, 1, 1, 5, 5, 5, 5); \
-    const __m256i lane2 = _mm256_setr_epi32(2, 2, 2, 2, 6, 6, 6, 6), lane3 = _mm256_setr_epi32(3, 3, 3, 3, 7, 7, 7, 7); \
+    const __m256i lane0 = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);                                               \
+    const __m256i lane1 = _mm256_setr_epi32(1, 1, 1, 1, 5, 5, 5, 5);                                               \
+    const __m256i lane2 = _mm256_setr_epi32(2, 2, 2, 2, 6, 6, 6, 6);                                               \
+    const __m256i lane3 = _mm256_setr_epi32(3, 3, 3, 3, 7, 7, 7, 7);                                               \
     for (int64_t r = r0; r < r1; r += 4) {                                                                          \
-      const int rows = static_cast<int>(std::min<int64_t>(4, r1 - r));                                              \
       const uint8_t* row[4];                                                                                        \
-      for (int i = 0; i < 4; ++i) row[i] = data + (r + std::min(i, rows - 1)) * rb; /* short tail: repeat */       \
+      const int rows = four_rows(data, rb, r, r1, row);                                                             \
       __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0, corr = acc0;                        \
       for (int64_t g = 0; g < G; g += 2) {                                                                          \
         const bool two = g + 1 < G;                                                                                 \
@@ -305,15 +316,16 @@ HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni,
         for (int i = 0; i < 8; ++i) std::memcpy(&h[i], p[i], 2);                                                    \
         const __m256 S = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));                    \
         const float xg1 = two ? xg[g + 1] : 0.0f, d1 = two ? xd[g + 1] : 0.0f;                                      \
-        const __m256 Z = L.asym ? _mm256_setr_ps(p[0][2], p[1][2], p[2][2], p[3][2], p[4][2], p[5][2], p[6][2], p[7][2]) \
-                                : zsym;                                                                             \
+        const __m256 Z =                                                                                            \
+            L.asym ? _mm256_setr_ps(p[0][2], p[1][2], p[2][2], p[3][2], p[4][2], p[5][2], p[6][2], p[7][2]) : zsym;  \
         corr = _mm256_fmadd_ps(_mm256_mul_ps(S, Z), _mm256_setr_m128(_mm_set1_ps(xg[g]), _mm_set1_ps(xg1)), corr);  \
         const __m256 SD = _mm256_mul_ps(S, _mm256_setr_m128(_mm_set1_ps(xd[g]), _mm_set1_ps(d1)));                  \
         const __m256i qlo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + g * kIntBlock));               \
         const __m256i qhi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + g * kIntBlock + 32));          \
         const auto prod = [&](int i) {                                                                              \
           const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[i] + hb));                          \
-          const __m128i b = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[4 + i] + hb)) : _mm_setzero_si128(); \
+          const __m128i b =                                                                                         \
+              two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[4 + i] + hb)) : _mm_setzero_si128();         \
           const __m256i v = _mm256_setr_m128i(a, b);                                                                \
           return _mm256_cvtepi32_ps(                                                                                \
               DOT2(_mm256_and_si256(v, m4), qlo, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), qhi));              \
@@ -323,11 +335,9 @@ HESSQ_INT_ROWS(rows_vnni, "avx2,fma,f16c,avx512f,avx512vl,avx512vnni", dot_vnni,
         acc2 = _mm256_fmadd_ps(prod(2), _mm256_permutevar8x32_ps(SD, lane2), acc2);                                 \
         acc3 = _mm256_fmadd_ps(prod(3), _mm256_permutevar8x32_ps(SD, lane3), acc3);                                 \
       }                                                                                                             \
-      alignas(32) float c[8];                                                                                       \
-      _mm256_store_ps(c, corr);                                                                                     \
-      const float out[4] = {hsum8(acc0) - (c[0] + c[4]), hsum8(acc1) - (c[1] + c[5]), hsum8(acc2) - (c[2] + c[6]),   \
-                            hsum8(acc3) - (c[3] + c[7])};                                                           \
-      for (int i = 0; i < rows; ++i) y[r + i] = out[i];                                                             \
+      /* row i: lane i (even groups) plus lane 4 + i (odd groups) */                                            \
+      store_four(acc0, acc1, acc2, acc3,                                                                            \
+                 _mm_add_ps(_mm256_castps256_ps128(corr), _mm256_extractf128_ps(corr, 1)), rows, y + r);            \
     }                                                                                                               \
   }
 
@@ -337,8 +347,10 @@ __attribute__((target("avx2,fma,f16c"))) inline __m256i dot2_avx2(__m256i ulo, _
   const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, qlo), _mm256_maddubs_epi16(uhi, qhi));
   return _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
 }
-__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))) inline __m256i dot2_vnni(__m256i ulo, __m256i qlo,
-                                                                                               __m256i uhi, __m256i qhi) {
+__attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni"))) inline __m256i dot2_vnni(__m256i ulo,
+                                                                                               __m256i qlo,
+                                                                                               __m256i uhi,
+                                                                                               __m256i qhi) {
   return _mm256_dpbusd_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ulo, qlo), uhi, qhi);
 }
 HESSQ_INT4_PAIRS(rows_avx2_int4_pairs, "avx2,fma,f16c", dot2_avx2)
@@ -373,8 +385,9 @@ std::vector<int8_t> pair_activations(const std::vector<int8_t>& q) {
   return out;
 }
 
-using RowsFn = void (*)(const IntBlockLayout&, const uint8_t*, const int8_t*, const float*, const float*, float*, int64_t,
-                        int64_t);
+// Rows [r0, r1) of y: (layout, codes, activation codes, block scales d_j, group sums xg, y, r0, r1).
+using RowsFn = void (*)(const IntBlockLayout&, const uint8_t*, const int8_t*, const float*, const float*, float*,
+                        int64_t, int64_t);
 
 template <template <int> class Pick>
 RowsFn by_bits(int bits) {
